@@ -115,15 +115,11 @@ conf_scan_line(struct conf_scan *sc, const char *path, unsigned lineno, char *li
 			return conf_errf(path, lineno, NULL, NULL,
 			    "malformed section header, expected [name]");
 		*end = '\0';
-		if ((dup = conf_scan_find(sc, s + 1, NULL)) != NULL) {
-			char msg[96];
-
-			snprintf(msg, sizeof msg, "section repeated (first at line %u)", dup->line);
-			return conf_errf(path, lineno, s + 1, NULL, msg);
-		}
 		free(*section);
 		*section = xstrdup(s + 1);
-		conf_scan_add(sc, *section, NULL, lineno);
+		/* A repeated section continues the first, as GKeyFile merges them. */
+		if (conf_scan_find(sc, *section, NULL) == NULL)
+			conf_scan_add(sc, *section, NULL, lineno);
 		return NULL;
 	}
 	if ((eq = strchr(s, '=')) == NULL)
@@ -534,13 +530,19 @@ static int
 conf_each_item(const char *value, int (*one)(const char *item, void *out, const char **err),
     void *out, const char **err_out)
 {
-	char *copy = xstrdup(value), *save = NULL, *tok;
+	char *copy = xstrdup(value), *p = copy, *comma;
 	int rc = 0;
 
-	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
-	    tok = strtok_r(NULL, ",", &save)) {
-		char *item = conf_trim(tok);
+	if (*conf_trim(copy) == '\0') {	/* an empty list is allowed */
+		free(copy);
+		return 0;
+	}
+	for (; rc == 0 && p != NULL; p = comma != NULL ? comma + 1 : NULL) {
+		char *item;
 
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		item = conf_trim(p);
 		if (*item == '\0') {
 			*err_out = "empty item in list";
 			rc = -1;

@@ -74,7 +74,7 @@ const struct conf_key conf_keys[] = {
 	{ "portal", "listen", CONF_T_ADDRS, OFF(portal.listen), "127.0.0.1:8443", 0, 0, NULL,
 	  "enrollment and account pages, HTTPS; empty: off" },
 	{ "portal", "public_url", CONF_T_URL, OFF(portal.public_url), "https://localhost:8443",
-	  0, 0, NULL, "the portal's address as recipients reach it, used in invitation links" },
+	  1, 2048, NULL, "the portal's address as recipients reach it, used in invitation links" },
 	{ "portal", "metrics_networks", CONF_T_NETS, OFF(portal.metrics_networks),
 	  "127.0.0.0/8, ::1/128", 0, 0, NULL, "who may read /metrics" },
 

@@ -106,7 +106,15 @@ bool gw_conn_is_closed(const struct gw_conn *c);
 void gw_conn_ref(struct gw_conn *c);
 void gw_conn_unref(struct gw_conn **c);
 
+/* For gw_listen: count this conn against l until it closes. */
+void gw_conn_attach_listener(struct gw_conn *c, struct gw_listener *l);
+/* Walking ctx->conns (listener limits). */
+struct gw_conn *gw_conn_next(const struct gw_conn *c);
+struct gw_listener *gw_conn_listener(const struct gw_conn *c);
+
 /* Daemon stop: ask every connection to say goodbye (gw_stop uses it). */
 void gw_conn_shutdown_all(struct gw_ctx *ctx);
+/* After the loop ended: close whatever is left, without flushing. */
+void gw_conn_abort_all(struct gw_ctx *ctx);
 
 #endif

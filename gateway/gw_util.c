@@ -106,19 +106,22 @@ xmemdup(const void *p, size_t n)
 char *
 xasprintf(const char *fmt, ...)
 {
-	va_list ap, ap2;
+	char small[256];
+	va_list ap;
 	int n;
 	char *p;
 
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		oom(0);
+	if ((size_t)n < sizeof small)
+		return xstrndup(small, (size_t)n);
 	p = xmalloc((size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
 	return p;
 }
 
