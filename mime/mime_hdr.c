@@ -98,7 +98,13 @@ mime_text_clean(struct mime_buf *out, const char *p, size_t len)
 			continue;
 		}
 		lwsp = false;
-		out->p[out->len++] = c == '\0' ? (char)0x80 : (char)c;
+		if (c == '\0') {
+			/* IMAP strings cannot hold NUL: U+FFFD, as Dovecot sends */
+			mime_buf_add(out, "\xef\xbf\xbd", 3);
+			mime_buf_reserve(out, len - i);
+			continue;
+		}
+		out->p[out->len++] = (char)c;
 	}
 	if (lwsp && out->len > 0 && out->p[out->len - 1] == ' ')
 		out->len--;

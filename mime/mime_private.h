@@ -112,7 +112,7 @@ bool mime_hiter_next(struct mime_hiter *it, struct mime_hfield *f);
 bool mime_name_is(const char *name, size_t len, const char *lit);
 /*
  * Appends a header value made readable: folds and CR/LF removed, runs of
- * blanks collapsed to one space, trimmed, NUL turned into 0x80 (what
+ * blanks collapsed to one space, trimmed, NUL turned into U+FFFD (what
  * Dovecot sends in ENVELOPE and BODYSTRUCTURE strings).
  */
 void mime_text_clean(struct mime_buf *out, const char *p, size_t len);
