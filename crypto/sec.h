@@ -181,7 +181,8 @@ struct sec_sk *sec_unwrap_recovery(const uint8_t *blob, size_t len,
 
 /* 32 random bytes and their unpadded base64url text (NUL-terminated). */
 void sec_token_new(uint8_t raw[SEC_TOKEN_BYTES], char text[SEC_TOKEN_TEXT_LEN + 1]);
-/* 0 if text is exactly 43 base64url characters. Constant time in content. */
+/* 0 if text is exactly 43 base64url characters in canonical form (the 2
+ * spare bits zero); else -1 with raw zeroed. Constant time in content. */
 SG_NODISCARD int sec_token_decode(const char *text, size_t len, uint8_t raw[SEC_TOKEN_BYTES]);
 /* BLAKE2b-256 keyed with key over (data). Used for token hashes,
  * correspondent hashes and the login cache. */
@@ -206,7 +207,8 @@ char *sec_base64_encode(const void *data, size_t len);
  * block on I/O (fsync): start-up and admin commands only. */
 
 /* Create path with a fresh random 32-byte key if it does not exist
- * (idempotent). 0, or -1 with *err_out malloc'd. */
+ * (idempotent; an existing file is checked as sec_keyfile_load would, so
+ * init reports a bad one at once). 0, or -1 with *err_out malloc'd. */
 int sec_keyfile_ensure(const char *path, const char *kind, char **err_out);
 /* Load a 32-byte symmetric key into secret memory (sec_alloc(32)); NULL on
  * error with *err_out. */

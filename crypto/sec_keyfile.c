@@ -21,12 +21,15 @@
 
 #define KF_MAGIC	"sealgate-key v1 "
 #define KF_KIND_MAX	64
-#define KF_B64_LEN	(sodium_base64_ENCODED_LEN(SEC_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL) - 1)
+#define KF_B64_LEN	44	/* base64 of 32 bytes, with one '=' */
 #define KF_MAX		(sizeof KF_MAGIC + KF_KIND_MAX + 1 + KF_B64_LEN + 1)
 #define KF_SECRET_MODE	0600
 #define KF_PUBLIC_MODE	0644
 #define KIND_REC_SK	"recovery-secret"
 #define KIND_REC_PK	"recovery-public"
+
+_Static_assert(KF_B64_LEN + 1 ==
+    sodium_base64_ENCODED_LEN(SEC_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL), "base64 length");
 
 enum kf_class { KF_SECRET, KF_PUBLIC };
 

@@ -24,17 +24,15 @@
 
 _Static_assert(ST_HEADER == 24 && ST_ABYTES == 17, "SEC_STREAM_OVERHEAD is out of date");
 
-typedef crypto_secretstream_xchacha20poly1305_state st_state;
-
 struct sec_enc {
-	st_state	 st;
+	crypto_secretstream_xchacha20poly1305_state	 st;
 	struct sec_buf	*out;			/* borrowed */
 	size_t		 len;			/* plaintext bytes waiting in buf */
 	uint8_t		 buf[SEC_CHUNK];
 };
 
 struct sec_dec {
-	st_state	 st;
+	crypto_secretstream_xchacha20poly1305_state	 st;
 	sec_dec_out_fn	*out;
 	void		*arg;
 	int		 err;			/* sticky: the first failure */
@@ -63,7 +61,8 @@ sec_plain_len(size_t ct_len)
 }
 
 static void
-stream_start(st_state *st, const uint8_t key[SEC_KEY_BYTES], struct sec_buf *out)
+stream_start(crypto_secretstream_xchacha20poly1305_state *st, const uint8_t key[SEC_KEY_BYTES],
+    struct sec_buf *out)
 {
 	sec_buf_reserve(out, ST_PREFIX);
 	out->data[out->len] = SEC_VERSION;
@@ -72,7 +71,8 @@ stream_start(st_state *st, const uint8_t key[SEC_KEY_BYTES], struct sec_buf *out
 }
 
 static void
-stream_push(st_state *st, struct sec_buf *out, const uint8_t *pt, size_t len)
+stream_push(crypto_secretstream_xchacha20poly1305_state *st, struct sec_buf *out,
+    const uint8_t *pt, size_t len)
 {
 	static const uint8_t none[1];
 	unsigned char tag = len == SEC_CHUNK ? ST_TAG_MESSAGE : ST_TAG_FINAL;
@@ -86,7 +86,8 @@ stream_push(st_state *st, struct sec_buf *out, const uint8_t *pt, size_t len)
 
 /* pt receives ctlen - ST_ABYTES bytes, and keeps nothing on failure. */
 static int
-stream_pull(st_state *st, uint8_t *pt, const uint8_t *ct, size_t ctlen)
+stream_pull(crypto_secretstream_xchacha20poly1305_state *st, uint8_t *pt, const uint8_t *ct,
+    size_t ctlen)
 {
 	unsigned char tag;
 	unsigned char want = ctlen == ST_CT_CHUNK ? ST_TAG_MESSAGE : ST_TAG_FINAL;
@@ -105,7 +106,8 @@ stream_pull(st_state *st, uint8_t *pt, const uint8_t *ct, size_t ctlen)
 }
 
 static int
-stream_init_pull(st_state *st, const uint8_t key[SEC_KEY_BYTES], const uint8_t *prefix)
+stream_init_pull(crypto_secretstream_xchacha20poly1305_state *st,
+    const uint8_t key[SEC_KEY_BYTES], const uint8_t *prefix)
 {
 	if (prefix[0] != SEC_VERSION)
 		return -1;
@@ -285,7 +287,7 @@ sec_encrypt(const uint8_t key[SEC_KEY_BYTES], const void *pt, size_t len,
     struct sec_buf *out)
 {
 	const uint8_t *p = pt;
-	st_state st;
+	crypto_secretstream_xchacha20poly1305_state st;
 
 	if (len > SIZE_MAX / 2)
 		fatal("sec: message of %zu bytes is too large to encrypt", len);
@@ -304,7 +306,7 @@ sec_encrypt(const uint8_t key[SEC_KEY_BYTES], const void *pt, size_t len,
  * through tmp, secret memory.
  */
 struct range_read {
-	st_state	 st;
+	crypto_secretstream_xchacha20poly1305_state	 st;
 	const uint8_t	*ct;		/* the next chunk */
 	uint64_t	 plen, off, end;
 	uint8_t		*tmp;

@@ -102,9 +102,11 @@ test_roundtrip_at_chunk_boundaries(void **state)
 
 	(void)state;
 	sec_content_key_new(key);
+	/* decrypt in other pieces than encrypt (1 byte up to just over a chunk) */
 	for (i = 0; i < SG_NITEMS(sizes); i++) {
 		for (j = 0; j < SG_NITEMS(pieces); j++)
-			check_roundtrip(sizes[i], pieces[j], pieces[(j + 2) % SG_NITEMS(pieces)] + 1);
+			check_roundtrip(sizes[i], pieces[j], pieces[(j + 2) % SG_NITEMS(pieces)] +
+			    1);
 	}
 }
 
