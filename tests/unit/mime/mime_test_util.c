@@ -86,7 +86,8 @@ mt_section(const struct mime_summary *s, const char *msg, const char *spec, size
 	return g_strndup(msg + r.off, (gsize)r.len);
 }
 
-/* multipart/mixed nested depth times, a text part at the bottom. */
+/* multipart/mixed nested depth times, a text part at the bottom; no boundary
+ * is a prefix of another (fixed width). */
 char *
 mt_gen_deep(int depth, size_t *len_out)
 {
@@ -94,11 +95,11 @@ mt_gen_deep(int depth, size_t *len_out)
 	int i;
 
 	for (i = 0; i < depth; i++)
-		g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"d%d\"\r\n"
-		    "\r\n--d%d\r\n", i, i);
+		g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"d%03d\"\r\n"
+		    "\r\n--d%03d\r\n", i, i);
 	g_string_append(s, "Content-Type: text/plain\r\n\r\nbottom\r\n");
 	for (i = depth - 1; i >= 0; i--)
-		g_string_append_printf(s, "--d%d--\r\n", i);
+		g_string_append_printf(s, "--d%03d--\r\n", i);
 	*len_out = s->len;
 	return g_string_free(s, FALSE);
 }
