@@ -50,10 +50,12 @@ test_token_decode_known_vector(void **state)
 static void
 check_rejected(const char *text, size_t len)
 {
+	static const uint8_t zero[SEC_TOKEN_BYTES];
 	uint8_t raw[SEC_TOKEN_BYTES];
 
 	memset(raw, 0x55, sizeof raw);
 	assert_int_equal(sec_token_decode(text, len, raw), -1);
+	assert_memory_equal(raw, zero, sizeof raw);
 }
 
 static void
