@@ -144,10 +144,13 @@ mime_codec_strings(struct mime_rd *r, struct mime_summary *s)
 
 	for (i = 0; i < MIME_S__COUNT; i++) {
 		lens[i] = mime_codec_get(r);
-		if (r->bad || lens[i] > r->len - r->pos - total)
+		if (r->bad || lens[i] > r->len)
 			return false;
-		total += lens[i];
+		total += lens[i];	/* bounds: <= MIME_S__COUNT * r->len, no overflow */
 	}
+	/* the bytes follow all the lengths: check against what is left after them */
+	if (total > r->len - r->pos)
+		return false;
 	s->blob = xmalloc((size_t)total + 1);
 	s->blob_len = (size_t)total;
 	memcpy(s->blob, r->p + r->pos, (size_t)total);

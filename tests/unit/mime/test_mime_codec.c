@@ -111,7 +111,14 @@ test_hostile_headers_are_refused(void **state)
 	static const unsigned char nodes[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		0, 0, 0xff, 0xff, 0x03 };
 
+	/* fuzz_mime_decode crash: string lengths checked before the last length */
+	static const unsigned char lens[] = { 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 'a', 'b', 'c' };
+	unsigned char *copy = g_memdup2(lens, sizeof lens);
+
 	(void)state;
+	assert_null(mime_summary_decode(copy, sizeof lens));
+	g_free(copy);
 	assert_null(mime_summary_decode(v0, sizeof v0));
 	assert_null(mime_summary_decode(big, sizeof big));
 	assert_null(mime_summary_decode(hdr, sizeof hdr));
