@@ -65,7 +65,7 @@ size_t gw_conn_out_len(struct gw_conn *c);
 
 void gw_conn_write(struct gw_conn *c, const void *data, size_t len);
 SG_PRINTF(2, 3) void gw_conn_printf(struct gw_conn *c, const char *fmt, ...);
-void gw_conn_vprintf(struct gw_conn *c, const char *fmt, va_list ap);
+SG_PRINTF(2, 0) void gw_conn_vprintf(struct gw_conn *c, const char *fmt, va_list ap);
 
 /* Read timeout in seconds (0: none). */
 void gw_conn_set_timeout(struct gw_conn *c, unsigned read_secs);

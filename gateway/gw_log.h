@@ -19,7 +19,8 @@ enum log_level log_get_level(void);
 bool log_enabled(enum log_level level);
 
 SG_PRINTF(3, 4) void log_at(enum log_level level, const char *component, const char *fmt, ...);
-void log_vat(enum log_level level, const char *component, const char *fmt, va_list ap);
+SG_PRINTF(3, 0) void log_vat(enum log_level level, const char *component, const char *fmt,
+    va_list ap);
 
 #define log_error(comp, ...)	log_at(LOG_LVL_ERROR, comp, __VA_ARGS__)
 #define log_warn(comp, ...)	log_at(LOG_LVL_WARN, comp, __VA_ARGS__)
