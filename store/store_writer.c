@@ -1,0 +1,487 @@
+/*
+ * store_writer.c: the one writer thread and its group commit.
+ *
+ * Callers queue operations (store_write, store_write_wait). The writer
+ * takes everything queued (up to STORE_BATCH_OPS), runs each op in a
+ * nested transaction of one write transaction (an op that fails undoes
+ * only its own changes), commits once (one fsync for the whole batch) and
+ * only then tells the callers. While a commit is flushing, new ops queue
+ * up and form the next batch: the more concurrent writers, the more ops
+ * share each fsync.
+ *
+ * A full map aborts the batch, grows the map (doubling, up to max_size)
+ * and runs the same ops again (ops are re-runnable by contract). When the
+ * map cannot grow, the op that found it full gets STORE_TEMPFAIL and the
+ * rest of the batch runs again without it; a failed commit (ENOSPC, EIO)
+ * gives every op of the batch STORE_TEMPFAIL. Earlier commits are never
+ * at risk: LMDB is copy-on-write.
+ */
+#include "store/store_private.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gateway/gw_log.h"
+
+struct store_wop {
+	struct store_wop	*next;
+	store_op_fn		*op;
+	void			*arg;
+	store_done_fn		*done;		/* async: run on the loop */
+	void			(*release)(void *arg);	/* detached: run on the writer */
+	enum store_rc		 rc;
+	bool			 sync;		/* a store_write_wait() caller waits */
+	bool			 finished;	/* under st->mu: the caller may go */
+	bool			 skip;		/* decided TEMPFAIL: do not run again */
+};
+
+struct batch {
+	struct store_wop	*ops[STORE_BATCH_OPS];
+	size_t			 n;		/* taken from the queue */
+	size_t			 limit;		/* ops to try (a huge batch is cut) */
+	size_t			 cut;		/* ops in the commit; the rest go back */
+	struct store_idset	 mboxes, accts;
+	uint64_t		 commit_us;
+};
+
+enum batch_result { BATCH_DONE, BATCH_GROW, BATCH_RESIZED, BATCH_FAIL, BATCH_SHRINK };
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- queueing ---- */
+
+static void
+enqueue(struct store *st, struct store_wop *w)
+{
+	pthread_mutex_lock(&st->mu);
+	w->next = NULL;
+	if (st->tail != NULL)
+		st->tail->next = w;
+	else
+		st->head = w;
+	st->tail = w;
+	pthread_cond_signal(&st->work_cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Put ops back at the front, in order (they did not fit in the batch). */
+static void
+requeue_front(struct store *st, struct store_wop **ops, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&st->mu);
+	for (i = n; i > 0; i--) {
+		ops[i - 1]->next = st->head;
+		st->head = ops[i - 1];
+		if (st->tail == NULL)
+			st->tail = ops[i - 1];
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static bool
+batch_take(struct store *st, struct batch *b)
+{
+	struct store_wop *w;
+
+	pthread_mutex_lock(&st->mu);
+	while (st->head == NULL && !st->stopping)
+		pthread_cond_wait(&st->work_cv, &st->mu);
+	b->n = 0;
+	while (b->n < STORE_BATCH_OPS && (w = st->head) != NULL) {
+		st->head = w->next;
+		if (st->head == NULL)
+			st->tail = NULL;
+		w->skip = false;
+		b->ops[b->n++] = w;
+	}
+	pthread_mutex_unlock(&st->mu);
+	b->limit = b->n;
+	return b->n > 0;
+}
+
+/* ---- running a batch ---- */
+
+/* One op in a nested transaction. Returns the LMDB error that needs the
+ * whole batch redone (map or transaction full), else 0. */
+static int
+op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
+    uint64_t *bytes)
+{
+	struct store_txn t = { .st = st, .now = sg_now(), .write = true,
+	    .mboxes = &b->mboxes, .accts = &b->accts };
+	size_t nm = b->mboxes.n, na = b->accts.n;
+	int mrc;
+
+	if ((mrc = mdb_txn_begin(st->env, parent, 0, &t.txn)) != 0) {
+		w->rc = store_mdb_rc(&t, mrc, "begin_nested");
+		return mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL ? mrc : 0;
+	}
+	w->rc = w->op(&t, w->arg);
+	if (t.mdb_err == MDB_MAP_FULL || t.mdb_err == MDB_TXN_FULL) {
+		mdb_txn_abort(t.txn);
+		return t.mdb_err;
+	}
+	if (w->rc == STORE_OK) {
+		if ((mrc = mdb_txn_commit(t.txn)) != 0)
+			w->rc = store_mdb_rc(&t, mrc, "commit_nested");
+	} else {
+		mdb_txn_abort(t.txn);
+	}
+	if (w->rc != STORE_OK) {
+		b->mboxes.n = nm;	/* a failed op changed nothing */
+		b->accts.n = na;
+	} else {
+		*bytes += t.bytes;
+	}
+	return t.mdb_err == MDB_MAP_FULL || t.mdb_err == MDB_TXN_FULL ? t.mdb_err : 0;
+}
+
+/* Run the ops [0, limit) and commit. *full_op is the op that found the map
+ * (or the transaction) full, or -1. */
+static enum batch_result
+batch_try(struct store *st, struct batch *b, long *full_op)
+{
+	uint64_t bytes = 0, t0;
+	MDB_txn *parent;
+	size_t i;
+	int mrc;
+
+	b->mboxes.n = b->accts.n = 0;
+	b->cut = b->limit;
+	*full_op = -1;
+	store_maplock_rd(&st->maplock);
+	if ((mrc = mdb_txn_begin(st->env, NULL, 0, &parent)) != 0) {
+		store_maplock_rd_end(&st->maplock);
+		if (mrc == MDB_MAP_RESIZED)
+			return BATCH_RESIZED;
+		log_error("store", "event=batch_begin error=\"%s\"", mdb_strerror(mrc));
+		return BATCH_FAIL;
+	}
+	for (i = 0; i < b->limit; i++) {
+		if (b->ops[i]->skip) {
+			b->ops[i]->rc = STORE_TEMPFAIL;
+			continue;
+		}
+		if ((mrc = op_run(st, parent, b->ops[i], b, &bytes)) != 0) {
+			mdb_txn_abort(parent);
+			store_maplock_rd_end(&st->maplock);
+			*full_op = (long)i;
+			return mrc == MDB_MAP_FULL ? BATCH_GROW : BATCH_SHRINK;
+		}
+		/* Dirty pages live in memory until the commit: bound them. */
+		if (bytes >= STORE_BATCH_BYTES && i + 1 < b->limit) {
+			b->cut = i + 1;
+			break;
+		}
+	}
+	t0 = mono_us();
+	mrc = mdb_txn_commit(parent);
+	b->commit_us = mono_us() - t0;
+	store_maplock_rd_end(&st->maplock);
+	if (mrc == MDB_MAP_FULL)
+		return BATCH_GROW;
+	if (mrc != 0) {
+		log_error("store", "event=commit_failed ops=%zu error=\"%s\"", b->cut,
+		    mdb_strerror(mrc));
+		return BATCH_FAIL;
+	}
+	return BATCH_DONE;
+}
+
+/* Double the map, up to max_size. 0, or -1 when it cannot grow. */
+static int
+map_grow(struct store *st)
+{
+	uint64_t want;
+	MDB_envinfo info;
+	int rc;
+
+	if (st->map_size >= st->max_size)
+		return -1;
+	if (store_maplock_wr(&st->maplock, STORE_RESIZE_WAIT_MS) != 0) {
+		log_warn("store", "event=map_grow error=readers_busy");
+		return -1;
+	}
+	want = st->map_size >= st->max_size / 2 ? st->max_size : st->map_size * 2;
+	want &= ~(uint64_t)4095;
+	rc = want > st->map_size ? mdb_env_set_mapsize(st->env, (size_t)want) : -1;
+	if (rc == 0 && mdb_env_info(st->env, &info) == 0)
+		st->map_size = info.me_mapsize;
+	store_maplock_wr_end(&st->maplock);
+	if (rc != 0) {
+		log_warn("store", "event=map_full size=%llu max=%llu",
+		    (unsigned long long)st->map_size, (unsigned long long)st->max_size);
+		return -1;
+	}
+	log_info("store", "event=map_grow size=%llu", (unsigned long long)want);
+	return 0;
+}
+
+static void
+batch_fail(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->cut; i++)
+		b->ops[i]->rc = STORE_TEMPFAIL;
+}
+
+/* Returns true when something was committed. */
+static bool
+batch_run(struct store *st, struct batch *b)
+{
+	long full_op;
+
+	for (;;) {
+		switch (batch_try(st, b, &full_op)) {
+		case BATCH_DONE:
+			return true;
+		case BATCH_RESIZED:
+			if (store_map_adopt(st) == 0)
+				continue;
+			break;
+		case BATCH_GROW:
+			if (map_grow(st) == 0)
+				continue;
+			if (full_op < 0)
+				break;
+			/* This op does not fit: fail it alone, run the others again. */
+			b->ops[full_op]->skip = true;
+			continue;
+		case BATCH_SHRINK:
+			/* Too many dirty pages for one transaction: commit the ops
+			 * before this one, the rest go to the next batch. */
+			if (full_op > 0)
+				b->limit = (size_t)full_op;
+			else
+				b->ops[0]->skip = true;
+			continue;
+		case BATCH_FAIL:
+			break;
+		}
+		b->cut = b->limit;
+		batch_fail(b);
+		return false;
+	}
+}
+
+/* ---- completions ---- */
+
+static void
+wop_complete(void *arg)
+{
+	struct store_wop *w = arg;
+
+	w->done(w->arg, w->rc);
+	free(w);
+}
+
+static void
+batch_deliver(struct store *st, struct batch *b)
+{
+	store_post_fn *post;
+	void *post_ctx;
+	struct store_wop *w;
+	size_t i;
+
+	pthread_mutex_lock(&st->mu);
+	post = st->post;
+	post_ctx = st->post_ctx;
+	for (i = 0; i < b->cut; i++) {
+		if (b->ops[i]->sync) {
+			/* The caller's (stack) op: not ours to touch after this. */
+			b->ops[i]->finished = true;
+			b->ops[i] = NULL;
+		}
+	}
+	pthread_cond_broadcast(&st->done_cv);
+	pthread_mutex_unlock(&st->mu);
+	for (i = 0; i < b->cut; i++) {
+		if ((w = b->ops[i]) == NULL)
+			continue;
+		if (w->release != NULL) {
+			w->release(w->arg);
+			free(w);
+		} else if (w->done == NULL) {
+			free(w);
+		} else if (post != NULL) {
+			post(post_ctx, wop_complete, w);
+		} else {
+			wop_complete(w);	/* no loop (admin commands, tests) */
+		}
+	}
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t
+idset_unique(struct store_idset *s)
+{
+	size_t i, n = 0;
+
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof *s->v, id_cmp);
+	for (i = 0; i < s->n; i++)
+		if (n == 0 || s->v[n - 1] != s->v[i])
+			s->v[n++] = s->v[i];
+	return s->n = n;
+}
+
+static void
+batch_notify(struct store *st, struct batch *b)
+{
+	struct store_changes ch;
+	store_change_fn *fn;
+	void *ctx;
+
+	pthread_mutex_lock(&st->mu);
+	fn = st->change_fn;
+	ctx = st->change_ctx;
+	pthread_mutex_unlock(&st->mu);
+	if (fn == NULL)
+		return;
+	ch.nmailboxes = idset_unique(&b->mboxes);
+	ch.mailboxes = b->mboxes.v;
+	ch.naccounts = idset_unique(&b->accts);
+	ch.accounts = b->accts.v;
+	ch.commit_us = b->commit_us;
+	ch.ops = (unsigned)b->cut;
+	fn(ctx, &ch);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct batch *b = xcalloc(1, sizeof *b);
+	sigset_t all;
+	bool committed;
+
+	/* Signals are the loop thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (batch_take(st, b)) {
+		committed = batch_run(st, b);
+		batch_deliver(st, b);
+		if (b->cut < b->n)
+			requeue_front(st, b->ops + b->cut, b->n - b->cut);
+		if (committed)
+			batch_notify(st, b);
+	}
+	free(b->mboxes.v);
+	free(b->accts.v);
+	free(b);
+	return NULL;
+}
+
+int
+store_writer_start(struct store *st)
+{
+	if (pthread_create(&st->writer, NULL, writer_main, st) != 0)
+		return -1;
+	st->writer_started = true;
+	return 0;
+}
+
+void
+store_writer_stop(struct store *st)
+{
+	if (!st->writer_started)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = true;	/* the writer drains the queue first */
+	pthread_cond_signal(&st->work_cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->writer, NULL);
+	st->writer_started = false;
+}
+
+/* ---- the public verbs ---- */
+
+void
+store_set_poster(struct store *st, store_post_fn *post, void *ctx)
+{
+	pthread_mutex_lock(&st->mu);
+	st->post = post;
+	st->post_ctx = ctx;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void
+store_set_change_hook(struct store *st, store_change_fn *fn, void *ctx)
+{
+	pthread_mutex_lock(&st->mu);
+	st->change_fn = fn;
+	st->change_ctx = ctx;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void
+store_write(struct store *st, store_op_fn *op, store_done_fn *done, void *arg)
+{
+	struct store_wop *w = xcalloc(1, sizeof *w);
+
+	w->op = op;
+	w->done = done;
+	w->arg = arg;
+	if (st->read_only) {
+		w->rc = STORE_INVALID;
+		if (done == NULL)
+			free(w);
+		else if (st->post != NULL)
+			st->post(st->post_ctx, wop_complete, w);
+		else
+			wop_complete(w);
+		return;
+	}
+	enqueue(st, w);
+}
+
+void
+store_write_detached(struct store *st, store_op_fn *op, void *arg, void (*release)(void *))
+{
+	struct store_wop *w;
+
+	if (st->read_only) {
+		release(arg);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->op = op;
+	w->arg = arg;
+	w->release = release;
+	enqueue(st, w);
+}
+
+enum store_rc
+store_write_wait(struct store *st, store_op_fn *op, void *arg)
+{
+	struct store_wop w = { .op = op, .arg = arg, .sync = true };
+
+	if (st->read_only)
+		return STORE_INVALID;
+	/* From inside an op this would wait for itself. */
+	SG_ASSERT(!pthread_equal(pthread_self(), st->writer));
+	enqueue(st, &w);
+	pthread_mutex_lock(&st->mu);
+	while (!w.finished)
+		pthread_cond_wait(&st->done_cv, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	return w.rc;
+}
