@@ -50,6 +50,23 @@
  * Pointers in the event (tag, append data) are borrowed until the next call
  * on the parser; the command's strings live as long as the command.
  *
+ * A session's read callback, in outline:
+ *
+ *	while ((len = contiguous bytes at the head of the input) > 0) {
+ *		rc = imap_parser_feed(p, data, len, &used, &ev);
+ *		evbuffer_drain(in, used);
+ *		switch (rc) {
+ *		case IMAP_PARSE_MORE:	 continue;
+ *		case IMAP_PARSE_COMMAND: dispatch(ev.cmd); (owns it; may go async)
+ *		case IMAP_PARSE_LITERAL: send "+ Ready"; (or reply NO, reject)
+ *		case IMAP_PARSE_APPEND:	 refuse?  reply NO [...], imap_parser_reject()
+ *					 else "+ Ready" if sync, then stream exactly
+ *					 ev.literal_size octets to the store (maybe
+ *					 over several reads), imap_parser_literal_done()
+ *		case IMAP_PARSE_ERROR:	 reply BAD (or NO [TOOBIG]); close if ev.fatal
+ *		}
+ *	}
+ *
  * Line ends: CRLF, and also a bare LF unless limits.strict_crlf (RFC 3501
  * asks for CRLF, but a bare LF is unambiguous in IMAP, where literals are
  * counted, and servers such as Dovecot and Cyrus accept it; a bare CR is
@@ -92,9 +109,15 @@
 #define IMAP_ID_PAIRS_MAX	30		/* RFC 2971 3.3 */
 #define IMAP_DONE_LINE_MAX	64		/* the line that ends IDLE */
 
+/*
+ * A line is what lies between the command start or the end of a literal and
+ * the next line end; literal data is not part of any line. cmd_max counts
+ * every octet of a command (lines, line ends, literal data) except APPEND
+ * message literals, which only append_max bounds.
+ */
 struct imap_parse_limits {
 	size_t		line_max;	/* octets in one line, line end excluded */
-	size_t		cmd_max;	/* all lines and literals of one command */
+	size_t		cmd_max;	/* octets in one command, APPEND messages excluded */
 	size_t		literal_max;	/* one literal other than an APPEND message */
 	size_t		append_max;	/* one APPEND message literal */
 	unsigned	depth_max;

@@ -329,6 +329,39 @@ test_limit_line_max(void **state)
 	    "ERR * LINE Line too long\n");
 }
 
+/* The defaults: 8 KiB before login, 64 KiB after (imap_parser_set_limits). */
+static void
+test_limit_line_max_defaults(void **state)
+{
+	static const size_t maxes[] = { IMAP_LINE_MAX_PREAUTH, IMAP_LINE_MAX_AUTH };
+	struct imap_parse_limits l;
+	size_t i, extra;
+
+	(void)state;
+	imap_parse_limits_default(&l);
+	assert_int_equal(l.line_max, IMAP_LINE_MAX_PREAUTH);
+	for (i = 0; i < 2; i++) {
+		l.line_max = maxes[i];
+		for (extra = 0; extra < 2; extra++) {
+			size_t n = maxes[i] + extra;
+			char *in = malloc(n + 16), *out;
+			struct imap_test_opts o = { &l, false, false };
+
+			assert_non_null(in);
+			memcpy(in, "a LOGIN x ", 10);
+			memset(in + 10, 'p', n - 10);
+			memcpy(in + n, "\r\nb NOOP\r\n", 10);
+			out = imap_test_run(in, n + 10, 0, &o);
+			if (extra == 0)
+				assert_non_null(strstr(out, "CMD a LOGIN"));
+			else
+				assert_string_equal(out, "ERR a LINE Line too long\nCMD b NOOP\n");
+			free(out);
+			free(in);
+		}
+	}
+}
+
 static void
 test_limit_line_max_continuation(void **state)
 {
@@ -1047,6 +1080,7 @@ main(void)
 		cmocka_unit_test(test_literal_nul_refused_and_skipped),
 		cmocka_unit_test(test_error_recovery_skips_literals),
 		cmocka_unit_test(test_limit_line_max),
+		cmocka_unit_test(test_limit_line_max_defaults),
 		cmocka_unit_test(test_limit_line_max_continuation),
 		cmocka_unit_test(test_limit_cmd_max),
 		cmocka_unit_test(test_limit_literal_max),
