@@ -22,6 +22,7 @@ struct gw_cmd {
 int gw_cmd_serve(const struct conf *conf, int argc, char **argv);
 int gw_cmd_init(const struct conf *conf, int argc, char **argv);
 int gw_cmd_check_config(const struct conf *conf, int argc, char **argv);
+int gw_cmd_user(const struct conf *conf, int argc, char **argv);
 
 /* Prepare the libraries every command may use (sodium, GMime); 0 or -1. */
 int gw_libs_init(void);

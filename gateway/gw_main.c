@@ -16,6 +16,7 @@
 static const struct gw_cmd gw_cmds[] = {
 	{ "serve", gw_cmd_serve, "serve [-c FILE]            run the daemon in the foreground", true },
 	{ "init", gw_cmd_init, "init [-c FILE]             create the data dir, store, keys, certificate", true },
+	{ "user", gw_cmd_user, "user add ADDR --password-stdin  provision an active account", true },
 	{ "check-config", gw_cmd_check_config, "check-config [-c FILE]     validate and print the effective configuration", false },
 };
 

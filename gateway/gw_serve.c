@@ -15,7 +15,9 @@
 
 #include "crypto/sec.h"
 #include "gateway/gw.h"
+#include "gateway/gw_auth.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_init.h"
 #include "gateway/gw_listen.h"
 #include "gateway/gw_log.h"
 #include "gateway/gw_tls.h"
@@ -23,13 +25,16 @@
 #include "gateway/portal.h"
 #include "imap/imap.h"
 #include "smtp/smtp.h"
+#include "store/store.h"
 
 #define GW_STOP_GRACE		4	/* seconds; the process must exit within 5 */
 #define GW_STOP_POLL_MS		20
+#define GW_HOUSEKEEPING_SECS	30
+#define GW_LOGIN_CACHE_IDLE	600	/* seconds a cached key outlives its last use */
 
 struct gw_serve {
 	struct gw_ctx	 ctx;
-	struct event	*ev_term, *ev_int, *ev_hup, *ev_poll;
+	struct event	*ev_term, *ev_int, *ev_hup, *ev_poll, *ev_house;
 	uint64_t	 stop_deadline_ms;
 };
 
@@ -146,8 +151,14 @@ gw_serve_open(struct gw_serve *sv, const struct conf *conf)
 		return -1;
 	}
 	ctx->loopq = gw_loopq_new(ctx->base);
+	if (gw_vault_attach(ctx, &err) != 0) {
+		log_error("core", "event=store_failed error=\"%s\" hint=\"run sealgate init\"", err);
+		free(err);
+		return -1;
+	}
 	ctx->workers = gw_workers_new(ctx->loopq, conf->gateway.workers);
-	ctx->login_cache = sec_cache_new(600);
+	ctx->login_cache = sec_cache_new(GW_LOGIN_CACHE_IDLE);
+	ctx->limits = gw_limits_new(conf);
 	ctx->smtp = smtp_server_new(ctx);
 	ctx->imap = imap_server_new(ctx);
 	return gw_listen_all(ctx);
@@ -162,15 +173,22 @@ gw_serve_close(struct gw_serve *sv)
 	portal_free(&ctx->portal);
 	gw_conn_abort_all(ctx);
 	gw_workers_free(&ctx->workers);
+	/* Completions of jobs and writes still in flight free their sessions. */
+	if (ctx->loopq != NULL)
+		gw_loopq_drain(ctx->loopq);
+	store_close(&ctx->store);
 	if (ctx->loopq != NULL)
 		gw_loopq_drain(ctx->loopq);
 	imap_server_free(&ctx->imap);
 	smtp_server_free(&ctx->smtp);
 	sec_cache_free(&ctx->login_cache);
+	gw_limits_free(&ctx->limits);
 	gw_loopq_free(&ctx->loopq);
 	gw_tls_free(&ctx->tls);
 	if (sv->ev_poll != NULL)
 		event_free(sv->ev_poll);
+	if (sv->ev_house != NULL)
+		event_free(sv->ev_house);
 	if (sv->ev_term != NULL) {
 		event_free(sv->ev_term);
 		event_free(sv->ev_int);
@@ -181,8 +199,22 @@ gw_serve_close(struct gw_serve *sv)
 }
 
 static void
+gw_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_serve *sv = arg;
+	struct timeval tv = { GW_HOUSEKEEPING_SECS, 0 };
+
+	(void)fd;
+	(void)what;
+	sec_cache_expire(sv->ctx.login_cache, sg_now());
+	evtimer_add(sv->ev_house, &tv);
+}
+
+static void
 gw_serve_signals(struct gw_serve *sv)
 {
+	struct timeval tv = { GW_HOUSEKEEPING_SECS, 0 };
+
 	struct event_base *b = sv->ctx.base;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -190,6 +222,9 @@ gw_serve_signals(struct gw_serve *sv)
 	sv->ev_int = evsignal_new(b, SIGINT, gw_signal_cb, sv);
 	sv->ev_hup = evsignal_new(b, SIGHUP, gw_signal_cb, sv);
 	sv->ev_poll = evtimer_new(b, gw_stop_poll_cb, sv);
+	sv->ev_house = evtimer_new(b, gw_housekeeping_cb, sv);
+	if (sv->ev_house == NULL || evtimer_add(sv->ev_house, &tv) != 0)
+		fatal("event=timer error=failed");
 	if (sv->ev_term == NULL || sv->ev_int == NULL || sv->ev_hup == NULL ||
 	    sv->ev_poll == NULL || evsignal_add(sv->ev_term, NULL) != 0 ||
 	    evsignal_add(sv->ev_int, NULL) != 0 || evsignal_add(sv->ev_hup, NULL) != 0)

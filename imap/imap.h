@@ -4,6 +4,9 @@
 #ifndef IMAP_H
 #define IMAP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "gateway/gw.h"
 
 struct gw_conn;
@@ -11,6 +14,11 @@ struct gw_conn;
 /* Shared state of every IMAP session (mailbox watchers); loop thread only. */
 struct imap_server *imap_server_new(struct gw_ctx *ctx);
 void imap_server_free(struct imap_server **s);
+
+/* Changes committed to these mailboxes: IDLE sessions hear of them now. */
+void imap_server_notify(struct imap_server *s, const uint64_t *mailboxes, size_t n);
+/* These accounts' keys changed: their sessions end (they must log in again). */
+void imap_server_drop_keys(struct imap_server *s, const uint64_t *accounts, size_t n);
 
 /* Listener start function (gw_proto_start_fn). */
 void imap_start(struct gw_ctx *ctx, struct gw_conn *c);

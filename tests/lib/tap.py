@@ -17,6 +17,8 @@ def test(fn):
 
 
 def run(setup=None, teardown=None):
+    """setup() -> ctx is passed to each test (when given); teardown(ctx) runs
+    last and counts as a failure if it raises."""
     print(f"1..{len(_tests)}", flush=True)
     failed = 0
     ctx = setup() if setup else None

@@ -1,0 +1,368 @@
+/*
+ * imap_cmd_select.c: SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, and the
+ * synchronisation of a selected mailbox with what other sessions and ingest
+ * committed (untagged EXISTS, FETCH and EXPUNGE).
+ */
+#include "imap/imap_private.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw_conn.h"
+#include "gateway/gw_log.h"
+
+static void
+imap_out_permflags(struct evbuffer *b, const struct store_keywords *kw, bool perm)
+{
+	size_t i;
+
+	evbuffer_add_printf(b, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (i = 0; i < kw->n; i++)
+		evbuffer_add_printf(b, " %s", kw->names[i]);
+	evbuffer_add_printf(b, perm ? " \\*)" : ")");
+}
+
+/* Read the mailbox's UIDs into a fresh view; *first_unseen_out is the
+ * sequence number of the first message without \Seen (0: none). */
+static enum store_rc
+imap_view_load(struct store_txn *t, struct imap_view *v, uint32_t *first_unseen_out)
+{
+	struct store_cursor *c = store_msgs_open(t, v->mbox.id, 1);
+	struct store_msg m;
+
+	*first_unseen_out = 0;
+	if (c == NULL)
+		return STORE_TEMPFAIL;
+	while (store_msgs_next(c, &m)) {
+		imap_view_add(v, m.uid);
+		if (*first_unseen_out == 0 && !(m.flags & STORE_F_SEEN))
+			*first_unseen_out = v->n;
+	}
+	store_msgs_close(&c);
+	return STORE_OK;
+}
+
+static void
+imap_select_reply(struct imap_session *s, const struct store_keywords *kw, uint32_t unseen)
+{
+	struct evbuffer *b = gw_conn_out(s->conn);
+	const struct imap_view *v = s->view;
+
+	evbuffer_add_printf(b, "* FLAGS ");
+	imap_out_permflags(b, kw, false);
+	evbuffer_add_printf(b, "\r\n* OK [PERMANENTFLAGS ");
+	if (v->readonly)
+		evbuffer_add_printf(b, "()");
+	else
+		imap_out_permflags(b, kw, true);
+	evbuffer_add_printf(b, "] Flags permitted\r\n* %u EXISTS\r\n* 0 RECENT\r\n", v->n);
+	if (unseen != 0)
+		evbuffer_add_printf(b, "* OK [UNSEEN %u] First unseen\r\n", unseen);
+	evbuffer_add_printf(b, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+	    "* OK [UIDNEXT %u] Predicted next UID\r\n"
+	    "* OK [HIGHESTMODSEQ %llu] Highest\r\n", v->mbox.uidvalidity, v->mbox.uidnext,
+	    (unsigned long long)v->mbox.highestmodseq);
+}
+
+void
+imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
+{
+	const struct imap_args_select *a = &cmd->u.select;
+	char name[IMAP_NAME_MAX];
+	struct store_mailbox m;
+	struct store_keywords kw;
+	struct store_txn *t;
+	enum store_rc rc = STORE_TEMPFAIL;
+	uint32_t unseen = 0;
+	bool examine = cmd->id == IMAP_CMD_EXAMINE;
+
+	/* RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected. */
+	if (s->view != NULL) {
+		imap_view_free(&s->view);
+		imap_set_state(s, IMAP_ST_AUTH);
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	if (imap_mailbox_decode(s, &a->mailbox, name, sizeof name) != 0) {
+		imap_done(s, "NO", "[CANNOT] Invalid mailbox name");
+		return;
+	}
+	if (a->condstore)
+		s->condstore = true;
+	if ((t = store_read_begin(s->ctx->store, &rc)) != NULL) {
+		rc = store_mailbox_get(t, s->account.id, name, &m);
+		if (rc == STORE_OK) {
+			s->view = imap_view_new(&m, examine);
+			rc = imap_view_load(t, s->view, &unseen);
+		}
+		if (rc == STORE_OK)
+			rc = store_keywords_get(t, s->account.id, &kw);
+		store_read_end(&t);
+	}
+	if (rc != STORE_OK) {
+		imap_view_free(&s->view);
+		imap_done_store_error(s, rc, "SELECT");
+		return;
+	}
+	imap_select_reply(s, &kw, unseen);
+	imap_set_state(s, IMAP_ST_SELECTED);
+	imap_done(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
+	    examine ? "EXAMINE" : "SELECT");
+}
+
+void
+imap_cmd_unselect(struct imap_session *s, struct imap_cmd *cmd)
+{
+	(void)cmd;
+	imap_view_free(&s->view);
+	imap_set_state(s, IMAP_ST_AUTH);
+	imap_done(s, "OK", "UNSELECT completed");
+}
+
+/* ---- expunge: CLOSE, EXPUNGE, UID EXPUNGE ---- */
+
+struct imap_expunge_job {
+	struct imap_session	*s;
+	uint64_t		 mailbox_id;
+	uint32_t		*uids;		/* candidates; only \Deleted ones go */
+	size_t			 n;
+	unsigned		 expunged;
+	bool			 close;		/* CLOSE: unselect afterwards, silently */
+};
+
+static enum store_rc
+imap_expunge_op(struct store_txn *t, void *arg)
+{
+	struct imap_expunge_job *j = arg;
+	struct store_msg m;
+	enum store_rc rc;
+	size_t i;
+
+	j->expunged = 0;
+	for (i = 0; i < j->n; i++) {
+		rc = store_msg_get(t, j->mailbox_id, j->uids[i], &m);
+		if (rc == STORE_NOTFOUND || (rc == STORE_OK && !(m.flags & STORE_F_DELETED)))
+			continue;
+		if (rc == STORE_OK)
+			rc = store_msg_expunge(t, j->mailbox_id, j->uids[i]);
+		if (rc != STORE_OK)
+			return rc;
+		j->expunged++;
+	}
+	return STORE_OK;
+}
+
+static void
+imap_expunge_done(void *arg, enum store_rc rc)
+{
+	struct imap_expunge_job *j = arg;
+	struct imap_session *s = j->s;
+
+	if (imap_session_alive(s)) {
+		if (rc != STORE_OK)
+			imap_done_store_error(s, rc, "EXPUNGE");
+		else if (j->close) {
+			imap_view_free(&s->view);
+			imap_set_state(s, IMAP_ST_AUTH);
+			imap_done(s, "OK", "CLOSE completed");
+		} else
+			imap_done(s, "OK", "EXPUNGE completed");
+	}
+	imap_session_unref(s);
+	free(j->uids);
+	free(j);
+}
+
+static void
+imap_expunge_start(struct imap_session *s, uint32_t *uids, size_t n, bool close)
+{
+	struct imap_expunge_job *j = xcalloc(1, sizeof *j);
+
+	j->s = s;
+	j->mailbox_id = s->view->mbox.id;
+	j->uids = uids;
+	j->n = n;
+	j->close = close;
+	imap_session_ref(s);
+	imap_wait(s);
+	store_write(s->ctx->store, imap_expunge_op, imap_expunge_done, j);
+}
+
+void
+imap_cmd_close(struct imap_session *s, struct imap_cmd *cmd)
+{
+	uint32_t *uids;
+
+	if (s->view->readonly) {
+		imap_cmd_unselect(s, cmd);
+		return;
+	}
+	uids = xcalloc((size_t)s->view->n + 1, sizeof *uids);
+	if (s->view->n > 0)
+		memcpy(uids, s->view->uids, (size_t)s->view->n * sizeof *uids);
+	/* The view goes before the reply: CLOSE sends no untagged EXPUNGE. */
+	imap_expunge_start(s, uids, s->view->n, true);
+}
+
+void
+imap_cmd_expunge(struct imap_session *s, struct imap_cmd *cmd)
+{
+	uint32_t *uids = NULL;
+	size_t n;
+
+	if (s->view->readonly) {
+		imap_done(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (cmd->uid)
+		n = imap_view_resolve(s, cmd->u.expunge.set, true, &uids);
+	else {
+		n = s->view->n;
+		uids = xcalloc(n + 1, sizeof *uids);
+		if (n > 0)
+			memcpy(uids, s->view->uids, n * sizeof *uids);
+	}
+	imap_expunge_start(s, uids, n, false);
+}
+
+/* ---- synchronisation ---- */
+
+struct imap_change {
+	uint32_t	uid;
+	uint32_t	flags;
+	uint64_t	keywords;
+	uint64_t	modseq;
+};
+
+struct imap_scan {
+	uint32_t		*uids;		/* every UID now in the mailbox */
+	size_t			 n, cap;
+	struct imap_change	*chg;		/* changed since the view's modseq */
+	size_t			 nchg, capchg;
+};
+
+static enum store_rc
+imap_sync_scan(struct store_txn *t, const struct imap_view *v, struct imap_scan *sc)
+{
+	struct store_cursor *c = store_msgs_open(t, v->mbox.id, 1);
+	struct store_msg m;
+
+	if (c == NULL)
+		return STORE_TEMPFAIL;
+	while (store_msgs_next(c, &m)) {
+		if (sc->n == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 256;
+			sc->uids = xreallocarray(sc->uids, sc->cap, sizeof *sc->uids);
+		}
+		sc->uids[sc->n++] = m.uid;
+		if (m.modseq <= v->modseq)
+			continue;
+		if (sc->nchg == sc->capchg) {
+			sc->capchg = sc->capchg ? sc->capchg * 2 : 16;
+			sc->chg = xreallocarray(sc->chg, sc->capchg, sizeof *sc->chg);
+		}
+		sc->chg[sc->nchg++] = (struct imap_change){ m.uid, m.flags, m.keywords, m.modseq };
+	}
+	store_msgs_close(&c);
+	return STORE_OK;
+}
+
+/* EXPUNGE the view's UIDs that are gone, highest sequence number first so
+ * that each number is still right when the client reads it. */
+static bool
+imap_sync_expunges(struct imap_session *s, const struct imap_scan *sc, bool allow)
+{
+	struct imap_view *v = s->view;
+	size_t i = v->n, j = sc->n, o;
+	bool any = false;
+
+	while (i > 0) {
+		uint32_t uid = v->uids[i - 1];
+
+		while (j > 0 && sc->uids[j - 1] > uid)
+			j--;
+		if (j > 0 && sc->uids[j - 1] == uid) {
+			i--;
+			continue;
+		}
+		any = true;
+		if (allow) {
+			imap_printf(s, "* %zu EXPUNGE\r\n", i);
+			v->uids[i - 1] = 0;
+		}
+		i--;
+	}
+	if (!allow)
+		return any;
+	for (i = 0, o = 0; i < v->n; i++)
+		if (v->uids[i] != 0)
+			v->uids[o++] = v->uids[i];
+	v->n = (uint32_t)o;
+	return false;
+}
+
+static void
+imap_sync_apply(struct imap_session *s, struct store_txn *t, const struct imap_scan *sc,
+    bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	struct evbuffer *b = gw_conn_out(s->conn);
+	uint32_t last = v->n ? v->uids[v->n - 1] : 0, before;
+	struct store_keywords kw;
+	size_t i;
+
+	v->expunge_pending = imap_sync_expunges(s, sc, allow_expunge);
+	before = v->n;
+	for (i = 0; i < sc->n; i++)
+		if (sc->uids[i] > last)
+			imap_view_add(v, sc->uids[i]);
+	if (v->n != before)
+		imap_printf(s, "* %u EXISTS\r\n", v->n);
+	if (sc->nchg == 0 || store_keywords_get(t, s->account.id, &kw) != STORE_OK)
+		return;
+	for (i = 0; i < sc->nchg; i++) {
+		uint32_t seq = sc->chg[i].uid <= last ? imap_view_seq(v, sc->chg[i].uid) : 0;
+
+		if (seq == 0)
+			continue;	/* new messages are announced by EXISTS */
+		evbuffer_add_printf(b, "* %u FETCH (UID %u FLAGS ", seq, sc->chg[i].uid);
+		imap_out_flags(b, sc->chg[i].flags, sc->chg[i].keywords, &kw);
+		if (s->condstore)
+			evbuffer_add_printf(b, " MODSEQ (%llu)",
+			    (unsigned long long)sc->chg[i].modseq);
+		evbuffer_add(b, ")\r\n", 3);
+	}
+}
+
+void
+imap_sync(struct imap_session *s, bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	struct imap_scan sc = { 0 };
+	struct store_mailbox m;
+	struct store_txn *t;
+	enum store_rc rc;
+
+	if (v == NULL || (t = store_read_begin(s->ctx->store, &rc)) == NULL)
+		return;
+	rc = store_mailbox_get_id(t, v->mbox.id, &m);
+	if (rc == STORE_NOTFOUND) {
+		store_read_end(&t);
+		imap_printf(s, "* BYE The selected mailbox was deleted\r\n");
+		gw_conn_close(s->conn);
+		return;
+	}
+	if (rc != STORE_OK || (m.highestmodseq == v->modseq &&
+	    !(v->expunge_pending && allow_expunge))) {
+		store_read_end(&t);
+		return;
+	}
+	if (imap_sync_scan(t, v, &sc) == STORE_OK) {
+		imap_sync_apply(s, t, &sc, allow_expunge);
+		v->modseq = m.highestmodseq;
+		v->mbox = m;
+	}
+	store_read_end(&t);
+	free(sc.uids);
+	free(sc.chg);
+}

@@ -1,0 +1,436 @@
+/*
+ * imap_fetch_render.c: one FETCH batch, on a worker thread. Listing
+ * attributes (ENVELOPE, BODYSTRUCTURE, header fields) come from the
+ * encrypted summary; body sections are byte ranges of the decrypted
+ * message (only the chunks up to the last byte needed are decrypted).
+ * Every byte served is a slice of the stored message.
+ */
+#include "imap/imap_fetch.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/sec.h"
+#include "gateway/gw_log.h"
+#include "mime/mime.h"
+
+struct imap_fmsg {
+	struct store_msg	 m;
+	uint8_t			 key[SEC_KEY_BYTES];
+	bool			 have_key;
+	struct mime_summary	*sum;
+	struct sec_buf		 pt;		/* plaintext [0, pt.len) */
+	bool			 have_pt;
+};
+
+bool
+imap_fetch_needs_seen(const struct imap_args_fetch *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->natts; i++) {
+		const struct imap_fetch_att *t = &a->atts[i];
+
+		if ((t->type == IMAP_FATT_BODY_SECTION && !t->peek) || t->type == IMAP_FATT_RFC822 ||
+		    t->type == IMAP_FATT_RFC822_TEXT)
+			return true;
+	}
+	return false;
+}
+
+static enum store_rc
+imap_fmsg_key(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm)
+{
+	uint8_t sealed[STORE_SEALED_KEY_BYTES];
+	enum store_rc rc;
+
+	if (fm->have_key)
+		return STORE_OK;
+	if (sec_keyring_get(env->keyring, fm->m.blob_id, fm->key)) {
+		fm->have_key = true;
+		return STORE_OK;
+	}
+	rc = store_key_get(t, fm->m.blob_id, env->account_id, sealed);
+	if (rc != STORE_OK)
+		return rc;
+	if (sec_open_key(sealed, sizeof sealed, env->sk, fm->key) != 0)
+		return STORE_CORRUPT;
+	sec_keyring_put(env->keyring, fm->m.blob_id, fm->key);
+	fm->have_key = true;
+	return STORE_OK;
+}
+
+static enum store_rc
+imap_fmsg_summary(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm)
+{
+	struct sec_buf pt = { 0 };
+	const uint8_t *ct;
+	size_t len;
+	enum store_rc rc;
+
+	if (fm->sum != NULL)
+		return STORE_OK;
+	if ((rc = imap_fmsg_key(t, env, fm)) != STORE_OK ||
+	    (rc = store_summary_get(t, fm->m.blob_id, &ct, &len)) != STORE_OK)
+		return rc;
+	if (sec_decrypt(fm->key, ct, len, &pt) != 0)
+		rc = STORE_CORRUPT;
+	else if ((fm->sum = mime_summary_decode(pt.data, pt.len)) == NULL)
+		rc = STORE_CORRUPT;
+	sec_buf_wipe(&pt);
+	return rc;
+}
+
+/* The message's plaintext up to at least `end` bytes. */
+static enum store_rc
+imap_fmsg_plain(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    uint64_t end)
+{
+	const uint8_t *ct;
+	size_t len;
+	enum store_rc rc;
+
+	if (fm->have_pt && fm->pt.len >= SG_MIN(end, fm->m.size))
+		return STORE_OK;
+	sec_buf_wipe(&fm->pt);
+	fm->have_pt = false;
+	if ((rc = imap_fmsg_key(t, env, fm)) != STORE_OK ||
+	    (rc = store_blob_get(t, fm->m.blob_id, &ct, &len)) != STORE_OK)
+		return rc;
+	if (sec_decrypt_range(fm->key, ct, len, 0, end, &fm->pt) != 0)
+		return STORE_CORRUPT;
+	fm->have_pt = true;
+	return STORE_OK;
+}
+
+static void
+imap_fmsg_clear(struct imap_fmsg *fm)
+{
+	mime_summary_free(&fm->sum);
+	sec_buf_wipe(&fm->pt);
+	sec_wipe(fm->key, sizeof fm->key);
+	memset(fm, 0, sizeof *fm);
+}
+
+/* "BODY[1.2.HEADER.FIELDS (From To)]<0>" as the client asked, without PEEK. */
+static void
+imap_out_section_name(struct evbuffer *b, const struct imap_fetch_att *a)
+{
+	static const char *const texts[] = { "", "HEADER", "HEADER.FIELDS",
+		"HEADER.FIELDS.NOT", "TEXT", "MIME" };
+	const struct imap_section *sec = &a->section;
+	size_t i;
+
+	evbuffer_add_printf(b, "BODY[");
+	for (i = 0; i < sec->nparts; i++)
+		evbuffer_add_printf(b, "%s%u", i ? "." : "", sec->parts[i]);
+	if (sec->text != IMAP_SECTION_ALL)
+		evbuffer_add_printf(b, "%s%s", sec->nparts ? "." : "", texts[sec->text]);
+	if (sec->text == IMAP_SECTION_HEADER_FIELDS || sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		evbuffer_add(b, " (", 2);
+		for (i = 0; i < sec->nfields; i++) {
+			if (i)
+				evbuffer_add(b, " ", 1);
+			imap_out_astring(b, sec->fields[i].s, sec->fields[i].len);
+		}
+		evbuffer_add(b, ")", 1);
+	}
+	evbuffer_add(b, "]", 1);
+	if (a->partial)
+		evbuffer_add_printf(b, "<%u>", a->origin);
+}
+
+static void
+imap_out_literal(struct evbuffer *b, const void *p, size_t n)
+{
+	evbuffer_add_printf(b, "{%zu}\r\n", n);
+	if (n > 0)
+		evbuffer_add(b, p, n);
+}
+
+static const enum mime_section_kind imap_mime_kind[] = {
+	[IMAP_SECTION_ALL] = MIME_SECTION_BODY,
+	[IMAP_SECTION_HEADER] = MIME_SECTION_HEADER,
+	[IMAP_SECTION_HEADER_FIELDS] = MIME_SECTION_HEADER_FIELDS,
+	[IMAP_SECTION_HEADER_FIELDS_NOT] = MIME_SECTION_HEADER_FIELDS_NOT,
+	[IMAP_SECTION_TEXT] = MIME_SECTION_TEXT,
+	[IMAP_SECTION_MIME] = MIME_SECTION_MIME,
+};
+
+/* The byte range of a section; MIME_RANGE_EMPTY for a part that is not there. */
+static enum store_rc
+imap_section_range(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    const struct imap_section *is, struct mime_range *r, bool *empty)
+{
+	struct mime_section sec;
+	enum store_rc rc;
+
+	*empty = false;
+	if (is->nparts == 0 && is->text == IMAP_SECTION_ALL) {
+		*r = (struct mime_range){ 0, fm->m.size };
+		return STORE_OK;
+	}
+	if ((rc = imap_fmsg_summary(t, env, fm)) != STORE_OK)
+		return rc;
+	if (is->nparts > MIME_SECTION_PATH_MAX) {
+		*empty = true;
+		return STORE_OK;
+	}
+	memset(&sec, 0, sizeof sec);
+	memcpy(sec.part, is->parts, is->nparts * sizeof *is->parts);
+	sec.nparts = is->nparts;
+	sec.kind = imap_mime_kind[is->text];
+	*empty = mime_section_range(fm->sum, &sec, r) == MIME_RANGE_EMPTY;
+	return STORE_OK;
+}
+
+/* Bytes [r.off, r.off + r.len) of the message: from the summary's header copy
+ * when it covers them, else from the decrypted message. */
+static enum store_rc
+imap_section_bytes(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    const struct mime_range *r, const char **p)
+{
+	enum store_rc rc;
+
+	if (fm->sum != NULL && r->off == 0) {
+		bool complete;
+		size_t hlen;
+		const char *h = mime_summary_header(fm->sum, &hlen, &complete);
+
+		if (r->len <= hlen) {
+			*p = h;
+			return STORE_OK;
+		}
+	}
+	if ((rc = imap_fmsg_plain(t, env, fm, r->off + r->len)) != STORE_OK)
+		return rc;
+	if (r->off + r->len > fm->pt.len)
+		return STORE_CORRUPT;
+	*p = (const char *)fm->pt.data + r->off;
+	return STORE_OK;
+}
+
+static enum store_rc
+imap_render_fields(struct evbuffer *b, const struct imap_fetch_att *a, const char *hdr,
+    size_t hlen)
+{
+	const char *names[IMAP_ARGS_MAX > 256 ? 256 : IMAP_ARGS_MAX];
+	size_t n = SG_MIN(a->section.nfields, SG_NITEMS(names)), i, outlen;
+	char *tmp = xmalloc(hlen + 4);
+	struct mime_range r;
+
+	for (i = 0; i < n; i++)
+		names[i] = a->section.fields[i].s;
+	outlen = mime_header_fields(hdr, hlen, names, n,
+	    a->section.text == IMAP_SECTION_HEADER_FIELDS_NOT, tmp);
+	r = (struct mime_range){ 0, outlen };
+	if (a->partial)
+		mime_range_partial(&r, a->origin, a->count);
+	imap_out_literal(b, tmp + r.off, (size_t)r.len);
+	free(tmp);
+	return STORE_OK;
+}
+
+static enum store_rc
+imap_render_section(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    const struct imap_fetch_att *a, struct evbuffer *b)
+{
+	struct mime_range r;
+	const char *p = NULL;
+	bool empty;
+	enum store_rc rc;
+
+	if ((rc = imap_section_range(t, env, fm, &a->section, &r, &empty)) != STORE_OK)
+		return rc;
+	evbuffer_add(b, " ", 1);
+	imap_out_section_name(b, a);
+	evbuffer_add(b, " ", 1);
+	if (empty) {
+		imap_out_literal(b, "", 0);
+		return STORE_OK;
+	}
+	if (a->section.text == IMAP_SECTION_HEADER_FIELDS ||
+	    a->section.text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		if ((rc = imap_section_bytes(t, env, fm, &r, &p)) != STORE_OK)
+			return rc;
+		return imap_render_fields(b, a, p, (size_t)r.len);
+	}
+	/* INTEROP: partial fetches past the end give an empty string. */
+	if (a->partial)
+		mime_range_partial(&r, a->origin, a->count);
+	if (r.len > 0 && (rc = imap_section_bytes(t, env, fm, &r, &p)) != STORE_OK)
+		return rc;
+	imap_out_literal(b, p, (size_t)r.len);
+	return STORE_OK;
+}
+
+/* RFC822, RFC822.HEADER, RFC822.TEXT: BODY[], BODY[HEADER], BODY[TEXT]. */
+static enum store_rc
+imap_render_rfc822(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    const struct imap_fetch_att *a, struct evbuffer *b)
+{
+	struct imap_section sec = { 0 };
+	struct mime_range r;
+	const char *p = NULL;
+	bool empty;
+	enum store_rc rc;
+
+	sec.text = a->type == IMAP_FATT_RFC822_HEADER ? IMAP_SECTION_HEADER :
+	    a->type == IMAP_FATT_RFC822_TEXT ? IMAP_SECTION_TEXT : IMAP_SECTION_ALL;
+	if ((rc = imap_section_range(t, env, fm, &sec, &r, &empty)) != STORE_OK)
+		return rc;
+	evbuffer_add_printf(b, " %s ", a->type == IMAP_FATT_RFC822 ? "RFC822" :
+	    a->type == IMAP_FATT_RFC822_HEADER ? "RFC822.HEADER" : "RFC822.TEXT");
+	if (!empty && r.len > 0 && (rc = imap_section_bytes(t, env, fm, &r, &p)) != STORE_OK)
+		return rc;
+	imap_out_literal(b, p, empty ? 0 : (size_t)r.len);
+	return STORE_OK;
+}
+
+static enum store_rc
+imap_render_summary_att(struct store_txn *t, const struct imap_fetch_env *env,
+    struct imap_fmsg *fm, const struct imap_fetch_att *a, struct evbuffer *b)
+{
+	const char *p;
+	size_t len;
+	enum store_rc rc;
+
+	if ((rc = imap_fmsg_summary(t, env, fm)) != STORE_OK)
+		return rc;
+	if (a->type == IMAP_FATT_ENVELOPE) {
+		p = mime_summary_envelope(fm->sum, &len);
+		evbuffer_add_printf(b, " ENVELOPE ");
+	} else if (a->type == IMAP_FATT_BODYSTRUCTURE) {
+		p = mime_summary_bodystructure(fm->sum, &len);
+		evbuffer_add_printf(b, " BODYSTRUCTURE ");
+	} else {
+		p = mime_summary_body(fm->sum, &len);
+		evbuffer_add_printf(b, " BODY ");
+	}
+	evbuffer_add(b, p, len);
+	return STORE_OK;
+}
+
+static bool
+imap_uid_in(const uint32_t *set, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (set[mid] == uid)
+			return true;
+		if (set[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static enum store_rc
+imap_render_att(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    const struct imap_fetch_att *a, const struct store_keywords *kw, struct evbuffer *b)
+{
+	switch (a->type) {
+	case IMAP_FATT_UID:
+		return STORE_OK;	/* always first, see below */
+	case IMAP_FATT_FLAGS:
+		evbuffer_add(b, " FLAGS ", 7);
+		imap_out_flags(b, fm->m.flags, fm->m.keywords, kw);
+		return STORE_OK;
+	case IMAP_FATT_INTERNALDATE:
+		evbuffer_add(b, " INTERNALDATE ", 14);
+		imap_out_date(b, fm->m.internal_date);
+		return STORE_OK;
+	case IMAP_FATT_RFC822_SIZE:
+		evbuffer_add_printf(b, " RFC822.SIZE %llu", (unsigned long long)fm->m.size);
+		return STORE_OK;
+	case IMAP_FATT_MODSEQ:
+		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)fm->m.modseq);
+		return STORE_OK;
+	case IMAP_FATT_ENVELOPE:
+	case IMAP_FATT_BODY:
+	case IMAP_FATT_BODYSTRUCTURE:
+		return imap_render_summary_att(t, env, fm, a, b);
+	case IMAP_FATT_RFC822:
+	case IMAP_FATT_RFC822_HEADER:
+	case IMAP_FATT_RFC822_TEXT:
+		return imap_render_rfc822(t, env, fm, a, b);
+	case IMAP_FATT_BODY_SECTION:
+		return imap_render_section(t, env, fm, a, b);
+	default:
+		return STORE_INVALID;	/* BINARY: refused before we get here */
+	}
+}
+
+/* One message's untagged FETCH, all or nothing. */
+static enum store_rc
+imap_render_msg(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
+    uint32_t seq, const struct store_keywords *kw, struct evbuffer *b)
+{
+	const struct imap_args_fetch *args = env->args;
+	bool have_flags = false, have_modseq = false;
+	enum store_rc rc = STORE_OK;
+	size_t i;
+
+	/* Thunderbird mixes messages up unless UID comes first (INTEROP.md). */
+	evbuffer_add_printf(b, "* %u FETCH (UID %u", seq, fm->m.uid);
+	for (i = 0; i < args->natts && rc == STORE_OK; i++) {
+		have_flags |= args->atts[i].type == IMAP_FATT_FLAGS;
+		have_modseq |= args->atts[i].type == IMAP_FATT_MODSEQ;
+		rc = imap_render_att(t, env, fm, &args->atts[i], kw, b);
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (!have_flags && env->flags_forced && imap_uid_in(env->seen_set, env->nseen_set,
+	    fm->m.uid)) {
+		evbuffer_add(b, " FLAGS ", 7);
+		imap_out_flags(b, fm->m.flags, fm->m.keywords, kw);
+	}
+	if (!have_modseq && env->modseq)
+		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)fm->m.modseq);
+	evbuffer_add(b, ")\r\n", 3);
+	return STORE_OK;
+}
+
+void
+imap_fetch_render(struct imap_fetch_batch *bt)
+{
+	const struct imap_fetch_env *env = bt->env;
+	struct store_keywords *kw = xcalloc(1, sizeof *kw);
+	struct evbuffer *one = evbuffer_new();
+	struct store_txn *t = store_read_begin(env->store, &bt->rc);
+	size_t i;
+
+	bt->out = evbuffer_new();
+	if (t == NULL || (bt->rc = store_keywords_get(t, env->account_id, kw)) != STORE_OK)
+		goto out;
+	for (i = 0; i < bt->n; i++) {
+		struct imap_fmsg fm = { 0 };
+		enum store_rc rc = store_msg_get(t, env->mailbox_id, bt->uids[i], &fm.m);
+
+		if (rc == STORE_NOTFOUND || (rc == STORE_OK && env->args->changedsince_set &&
+		    fm.m.modseq <= env->args->changedsince)) {
+			bt->missing += rc == STORE_NOTFOUND;
+			continue;
+		}
+		if (rc == STORE_OK)
+			rc = imap_render_msg(t, env, &fm, bt->seqs[i], kw, one);
+		if (rc == STORE_OK)
+			evbuffer_add_buffer(bt->out, one);
+		else {
+			evbuffer_drain(one, evbuffer_get_length(one));
+			log_error("imap", "event=fetch_failed uid=%u error=%s", bt->uids[i],
+			    store_rc_str(rc));
+			bt->rc = rc;
+		}
+		imap_fmsg_clear(&fm);
+	}
+out:
+	store_read_end(&t);
+	evbuffer_free(one);
+	free(kw);
+}

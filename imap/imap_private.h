@@ -1,0 +1,205 @@
+/*
+ * imap_private.h: the IMAP session, shared by the command files of imap/.
+ * Everything here belongs to the loop thread, except the job structs that
+ * are handed to a worker (they carry their own copies and references).
+ */
+#ifndef IMAP_PRIVATE_H
+#define IMAP_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gw.h"
+#include "imap/imap.h"
+#include "imap/imap_parse.h"
+#include "store/store.h"
+
+struct evbuffer;
+struct event;
+struct gw_conn;
+struct gw_auth_req;
+struct sec_sk;
+struct sec_keyring;
+
+#define IMAP_TIMEOUT_PREAUTH	60		/* seconds before login */
+#define IMAP_TIMEOUT_AUTH	(30 * 60)	/* RFC 3501 5.4: at least 30 minutes */
+#define IMAP_READ_SLACK		(64 * 1024)	/* read watermark above the line limit */
+#define IMAP_AUTH_MAX		4096		/* decoded SASL PLAIN message */
+#define IMAP_NAME_MAX		(STORE_MBOX_NAME_MAX * 4 + 16)	/* a name on the wire */
+#define IMAP_FETCH_BATCH	256		/* messages per FETCH job */
+#define IMAP_FETCH_BATCH_BYTES	(4u * 1024 * 1024)
+#define IMAP_SEARCH_BATCH	1024		/* messages per SEARCH job */
+
+enum imap_state {
+	IMAP_ST_NOTAUTH		= 0x01,
+	IMAP_ST_AUTH		= 0x02,
+	IMAP_ST_SELECTED	= 0x04,
+	IMAP_ST_LOGOUT		= 0x08,
+};
+#define IMAP_ST_ANY	(IMAP_ST_NOTAUTH | IMAP_ST_AUTH | IMAP_ST_SELECTED)
+#define IMAP_ST_LOGGED	(IMAP_ST_AUTH | IMAP_ST_SELECTED)
+
+/* What the session is doing besides reading commands. */
+enum imap_busy {
+	IMAP_BUSY_NONE = 0,
+	IMAP_BUSY_CMD,		/* an async command runs; input waits */
+	IMAP_BUSY_IDLE,		/* IDLE: waiting for DONE */
+	IMAP_BUSY_AUTH_CONT,	/* AUTHENTICATE: waiting for the client's response line */
+	IMAP_BUSY_APPEND,	/* taking an APPEND literal from the input */
+};
+
+/*
+ * The selected mailbox as this session has announced it: message sequence
+ * number i is uids[i - 1]. Only UIDs are kept (4 bytes a message); flags
+ * and the rest are read from the store when needed, which keeps a thousand
+ * idle sessions small.
+ */
+struct imap_view {
+	struct store_mailbox	 mbox;		/* as of the last sync */
+	bool			 readonly;	/* EXAMINE */
+	uint32_t		*uids;
+	uint32_t		 n, cap;
+	uint64_t		 modseq;	/* changes up to here were announced */
+	bool			 expunge_pending; /* others expunged; not yet told */
+	uint32_t		*saved;		/* SEARCHRES "$" (UIDs), may be NULL */
+	uint32_t		 nsaved;
+};
+
+struct imap_session {
+	struct imap_server	*server;
+	struct gw_ctx		*ctx;
+	struct gw_conn		*conn;
+	struct imap_parser	*parser;
+	enum imap_state		 state;
+	enum imap_busy		 busy;
+	struct imap_cmd		*cmd;		/* the command in progress, owned */
+	unsigned		 refs;		/* jobs in flight hold a reference */
+	bool			 closed;	/* the conn is gone; free at refs 0 */
+
+	/* after login */
+	struct store_account	 account;
+	struct sec_sk		*sk;
+	struct sec_keyring	*keyring;
+	struct gw_auth_req	*auth;
+	bool			 condstore;	/* CONDSTORE enabled or used */
+	bool			 utf8;		/* UTF8=ACCEPT enabled */
+
+	/* selected */
+	struct imap_view	*view;
+
+	/* AUTHENTICATE PLAIN without an initial response */
+	char			 auth_tag[IMAP_TAG_MAX + 1];
+
+	/* FETCH in progress (output paced by the client's reading) */
+	struct imap_fetch_op	*fetch;
+
+	/* APPEND being received */
+	struct imap_append_job	*append;
+
+	/* IDLE */
+	struct event		*idle_timer;
+	char			 idle_tag[IMAP_TAG_MAX + 1];
+
+	struct imap_session	*next, *prev;	/* server->sessions */
+};
+
+struct imap_server {
+	struct gw_ctx		*ctx;
+	struct imap_session	*sessions;
+	unsigned		 nsessions;
+};
+
+/* ---- imap_session.c ---- */
+void imap_session_ref(struct imap_session *s);
+/* Returns false if the session ended meanwhile (and frees it at 0). */
+bool imap_session_unref(struct imap_session *s);
+bool imap_session_alive(const struct imap_session *s);
+void imap_set_state(struct imap_session *s, enum imap_state st);
+/*
+ * The one way a command ends: untagged updates of the selected mailbox as
+ * RFC 3501 7.4.1 allows after this command, "<tag> status text", then the
+ * command is freed and reading resumes.
+ */
+void imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
+    SG_PRINTF(3, 4);
+/* Mark the current command as asynchronous: input waits until imap_done(). */
+void imap_wait(struct imap_session *s);
+void imap_printf(struct imap_session *s, const char *fmt, ...) SG_PRINTF(2, 3);
+void imap_write(struct imap_session *s, const void *p, size_t n);
+/* Untagged updates for the selected mailbox: EXISTS, FETCH FLAGS and,
+ * when allowed (not during FETCH, STORE, SEARCH: RFC 3501 7.4.1),
+ * EXPUNGE. */
+void imap_sync(struct imap_session *s, bool allow_expunge);
+const char *imap_capabilities(const struct imap_session *s);
+
+/* ---- imap_out.c: response syntax ---- */
+/* Appends a string as an atom, a quoted string or a literal. */
+void imap_out_astring(struct evbuffer *b, const char *p, size_t n);
+void imap_out_nstring(struct evbuffer *b, const char *p, size_t n);	/* NIL for NULL */
+/* A mailbox name (UTF-8 inside) as the client expects it. */
+void imap_out_mailbox(struct imap_session *s, struct evbuffer *b, const char *name);
+/* "(\Seen \Answered kw1)" */
+void imap_out_flags(struct evbuffer *b, uint32_t flags, uint64_t keywords,
+    const struct store_keywords *kw);
+/* "dd-Mon-yyyy hh:mm:ss +zzzz" in quotes */
+void imap_out_date(struct evbuffer *b, int64_t t);
+/* Decode a mailbox name from the wire to UTF-8 (NUL-terminated); -1 if bad. */
+int imap_mailbox_decode(struct imap_session *s, const struct imap_str *in, char *out,
+    size_t size);
+
+/* ---- imap_view.c ---- */
+struct imap_view *imap_view_new(const struct store_mailbox *m, bool readonly);
+void imap_view_free(struct imap_view **v);
+void imap_view_add(struct imap_view *v, uint32_t uid);
+/* Sequence number of uid (1-based) or 0. */
+uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
+/* Expand a sequence set (UIDs if uid) to the UIDs it names, ascending.
+ * *out is malloc'd. Returns the count. */
+size_t imap_view_resolve(struct imap_session *s, const struct imap_seq *set, bool uid,
+    uint32_t **out);
+
+/* ---- commands, one file each ---- */
+typedef void imap_cmd_fn(struct imap_session *s, struct imap_cmd *cmd);
+
+imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_starttls,
+    imap_cmd_login, imap_cmd_authenticate, imap_cmd_enable, imap_cmd_id, imap_cmd_namespace;
+imap_cmd_fn imap_cmd_list, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
+    imap_cmd_subscribe, imap_cmd_status;
+imap_cmd_fn imap_cmd_select, imap_cmd_close, imap_cmd_unselect, imap_cmd_check,
+    imap_cmd_expunge;
+imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_search, imap_cmd_idle;
+imap_cmd_fn imap_cmd_append_done;
+
+/* AUTHENTICATE: the client's response line is (maybe) in the input;
+ * false when it is not complete yet. */
+bool imap_auth_input(struct imap_session *s);
+/* Parser limits, read watermark and timeout for the current state. */
+void imap_session_limits(struct imap_session *s);
+/* Output drained below the low watermark: a long FETCH may go on. */
+void imap_fetch_drained(struct imap_session *s);
+/* The session closed: a FETCH waiting for the client ends now. */
+void imap_fetch_abort(struct imap_session *s);
+/* IDLE: input while idling; DONE ends it. */
+void imap_idle_input(struct imap_session *s);
+void imap_idle_end(struct imap_session *s, bool done);
+/* The server tells IDLE sessions about changes committed to a mailbox. */
+void imap_idle_notify(struct imap_session *s);
+
+/* APPEND streaming (imap_cmd_append.c) */
+struct imap_append_job;
+void imap_append_begin(struct imap_session *s, const struct imap_parse_event *ev);
+/* Take literal octets from the input; returns true when the literal is complete. */
+bool imap_append_take(struct imap_session *s);
+void imap_append_abort(struct imap_session *s);
+
+/* imap_cmd_store.c helpers shared with APPEND */
+uint32_t imap_flags_to_store(const struct imap_flags *f);
+enum store_rc imap_keywords_mask(struct store_txn *t, uint64_t account_id,
+    const struct imap_flags *f, uint64_t *mask_out);
+void imap_out_uidset(struct evbuffer *b, const uint32_t *u, size_t n);
+
+/* End the command with the NO (and response code) a store error deserves. */
+void imap_done_store_error(struct imap_session *s, enum store_rc rc, const char *what);
+
+#endif
