@@ -113,6 +113,22 @@ imap_fmsg_clear(struct imap_fmsg *fm)
 	memset(fm, 0, sizeof *fm);
 }
 
+/* Header field names are echoed as the client sent them: as atoms when they
+ * are atoms (as Dovecot does; clients compare the section they asked for). */
+static void
+imap_out_field_name(struct evbuffer *b, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] <= ' ' || p[i] >= 0x7f || strchr("(){%*\"\\]", p[i]) != NULL)
+			break;
+	if (i == n && n > 0)
+		evbuffer_add(b, p, n);
+	else
+		imap_out_astring(b, p, n);
+}
+
 /* "BODY[1.2.HEADER.FIELDS (From To)]<0>" as the client asked, without PEEK. */
 static void
 imap_out_section_name(struct evbuffer *b, const struct imap_fetch_att *a)
@@ -132,7 +148,7 @@ imap_out_section_name(struct evbuffer *b, const struct imap_fetch_att *a)
 		for (i = 0; i < sec->nfields; i++) {
 			if (i)
 				evbuffer_add(b, " ", 1);
-			imap_out_astring(b, sec->fields[i].s, sec->fields[i].len);
+			imap_out_field_name(b, sec->fields[i].s, sec->fields[i].len);
 		}
 		evbuffer_add(b, ")", 1);
 	}
@@ -178,7 +194,8 @@ imap_section_range(struct store_txn *t, const struct imap_fetch_env *env, struct
 		return STORE_OK;
 	}
 	memset(&sec, 0, sizeof sec);
-	memcpy(sec.part, is->parts, is->nparts * sizeof *is->parts);
+	if (is->nparts > 0)
+		memcpy(sec.part, is->parts, is->nparts * sizeof *is->parts);
 	sec.nparts = is->nparts;
 	sec.kind = imap_mime_kind[is->text];
 	*empty = mime_section_range(fm->sum, &sec, r) == MIME_RANGE_EMPTY;

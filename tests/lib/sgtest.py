@@ -108,6 +108,7 @@ class Daemon:
         return r
 
     def start(self, wait=True):
+        self.log_mark = len(self.log_text())
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
@@ -120,7 +121,7 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log_text()}")
-            if "event=ready" in self.log_text():
+            if "event=ready" in self.log_text()[getattr(self, "log_mark", 0):]:
                 return
             time.sleep(0.02)
         raise TimeoutError("daemon not ready:\n" + self.log_text())
