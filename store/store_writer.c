@@ -286,6 +286,9 @@ wop_complete(void *arg)
 	free(w);
 }
 
+/* Completions go out in queue order: async ones are posted before the
+ * waiting callers of the same batch wake up, so a caller that returns from
+ * store_write_wait() knows everything queued before it was delivered. */
 static void
 batch_deliver(struct store *st, struct batch *b)
 {
@@ -297,18 +300,12 @@ batch_deliver(struct store *st, struct batch *b)
 	pthread_mutex_lock(&st->mu);
 	post = st->post;
 	post_ctx = st->post_ctx;
-	for (i = 0; i < b->cut; i++) {
-		if (b->ops[i]->sync) {
-			/* The caller's (stack) op: not ours to touch after this. */
-			b->ops[i]->finished = true;
-			b->ops[i] = NULL;
-		}
-	}
-	pthread_cond_broadcast(&st->done_cv);
 	pthread_mutex_unlock(&st->mu);
 	for (i = 0; i < b->cut; i++) {
-		if ((w = b->ops[i]) == NULL)
+		w = b->ops[i];
+		if (w->sync)
 			continue;
+		b->ops[i] = NULL;	/* freed below, or by the loop */
 		if (w->release != NULL) {
 			w->release(w->arg);
 			free(w);
@@ -320,6 +317,12 @@ batch_deliver(struct store *st, struct batch *b)
 			wop_complete(w);	/* no loop (admin commands, tests) */
 		}
 	}
+	pthread_mutex_lock(&st->mu);
+	for (i = 0; i < b->cut; i++)
+		if (b->ops[i] != NULL)
+			b->ops[i]->finished = true;	/* the caller's from here on */
+	pthread_cond_broadcast(&st->done_cv);
+	pthread_mutex_unlock(&st->mu);
 }
 
 static int
