@@ -206,8 +206,11 @@ map_grow(struct store *st)
 	MDB_envinfo info;
 	int rc;
 
-	if (st->map_size >= st->max_size)
+	if (st->map_size >= st->max_size) {
+		log_warn("store", "event=map_full size=%llu max=%llu",
+		    (unsigned long long)st->map_size, (unsigned long long)st->max_size);
 		return -1;
+	}
 	if (store_maplock_wr(&st->maplock, STORE_RESIZE_WAIT_MS) != 0) {
 		log_warn("store", "event=map_grow error=readers_busy");
 		return -1;

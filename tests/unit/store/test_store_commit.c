@@ -1,0 +1,271 @@
+/*
+ * test_store_commit.c: the writer: group commit (16 threads share
+ * commits), a full map (temporary failure, earlier data intact, never a
+ * crash), a map that grows (also under a live reader), and a map grown by
+ * another process (MDB_MAP_RESIZED).
+ */
+#include "store_test.h"
+
+#include <sys/wait.h>
+
+#define THREADS		16
+#define PER_THREAD	25
+#define BIG		(64 * 1024)
+
+struct counter {
+	pthread_mutex_t	mu;
+	unsigned	commits, ops, max_ops;
+};
+
+static void
+count_hook(void *ctx, const struct store_changes *ch)
+{
+	struct counter *c = ctx;
+
+	pthread_mutex_lock(&c->mu);
+	c->commits++;
+	c->ops += ch->ops;
+	if (ch->ops > c->max_ops)
+		c->max_ops = ch->ops;
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct producer {
+	struct store		*st;
+	struct store_account	 a;
+	uint64_t		 inbox;
+	int			 fails;
+};
+
+static void *
+producer(void *arg)
+{
+	struct producer *p = arg;
+	struct t_sealed s;
+	struct t_append ap = { .s = &s, .account_id = p->a.id, .mailbox_id = p->inbox };
+	int i;
+
+	t_seal(&s, p->a.pk, "group commit message", 20, "sum", 3);
+	for (i = 0; i < PER_THREAD; i++)
+		if (store_write_wait(p->st, t_append_op, &ap) != STORE_OK)
+			p->fails++;
+	t_sealed_free(&s);
+	return NULL;
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct t_fx *fx = *state;
+	struct counter c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct producer p[THREADS];
+	pthread_t th[THREADS];
+	struct store_account a = t_invite(fx->st, "gc@example.org", NULL);
+	uint64_t inbox = t_mbox_id(fx->st, a.id, "INBOX");
+	struct store_mailbox m;
+	unsigned commits, ops;
+	int i;
+
+	store_set_change_hook(fx->st, count_hook, &c);
+	for (i = 0; i < THREADS; i++) {
+		p[i] = (struct producer){ .st = fx->st, .a = a, .inbox = inbox };
+		CHECK(pthread_create(&th[i], NULL, producer, &p[i]) == 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(p[i].fails == 0);
+	}
+	t_barrier(fx->st);	/* the last batch's hook has run */
+	store_set_change_hook(fx->st, NULL, NULL);
+	pthread_mutex_lock(&c.mu);
+	commits = c.commits;
+	ops = c.ops;
+	pthread_mutex_unlock(&c.mu);
+	print_message("# %u appends in %u commits (largest batch %u ops)\n",
+	    THREADS * PER_THREAD, commits, c.max_ops);
+	CHECK(ops >= THREADS * PER_THREAD);
+	CHECK(commits < THREADS * PER_THREAD);
+	m = t_mbox(fx->st, inbox);
+	CHECK(m.messages == THREADS * PER_THREAD && m.uidnext == THREADS * PER_THREAD + 1);
+}
+
+/* ---- map full and growth ---- */
+
+static int
+append_big(struct store *st, const struct store_account *a, uint64_t mbox, int n,
+    uint64_t *blobs, int *ok_out)
+{
+	static char text[BIG + 1];
+	struct t_sealed s;
+	struct t_append ap = { .s = &s, .account_id = a->id, .mailbox_id = mbox };
+	enum store_rc rc = STORE_OK;
+	int i, ok = 0, tempfail = 0;
+
+	memset(text, 'b', BIG);
+	for (i = 0; i < n; i++) {
+		t_seal(&s, a->pk, text, BIG, "s", 1);
+		rc = store_write_wait(st, t_append_op, &ap);
+		t_sealed_free(&s);
+		if (rc == STORE_OK && blobs != NULL)
+			blobs[ok] = ap.out.blob_id;
+		if (rc == STORE_OK)
+			ok++;
+		else if (rc == STORE_TEMPFAIL)
+			tempfail++;
+		else
+			fail_msg("append: %s", store_rc_str(rc));
+	}
+	*ok_out = ok;
+	return tempfail;
+}
+
+static void
+test_map_full_is_tempfail(void **state)
+{
+	struct t_fx *fx = *state;
+	struct store_account a = t_invite(fx->st, "full@example.org", NULL), got;
+	uint64_t blobs[64];
+	struct store_stats s;
+	const uint8_t *ct;
+	struct store_txn *t;
+	enum store_rc rc;
+	int ok, i;
+	size_t len;
+
+	store_close(&fx->st);
+	fx->st = t_open_opts(fx->dir, 2u << 20, 0, false);	/* 2 MiB, no growth */
+	CHECK(append_big(fx->st, &a, t_mbox_id(fx->st, a.id, "INBOX"), 60, blobs, &ok) > 0);
+	CHECK(ok > 0 && ok < 60);
+	/* Everything committed before is intact and the store still reads. */
+	CHECK((t = store_read_begin(fx->st, &rc)) != NULL);
+	for (i = 0; i < ok; i++) {
+		CHECK_RC(store_blob_get(t, blobs[i], &ct, &len), STORE_OK);
+		CHECK(sec_plain_len(len) == BIG);
+	}
+	CHECK_RC(store_account_get(t, "full@example.org", &got), STORE_OK);
+	CHECK_RC(store_stats(t, &s), STORE_OK);
+	CHECK(s.messages == (uint64_t)ok && s.map_size == 2u << 20);
+	store_read_end(&t);
+	CHECK(t_mbox(fx->st, t_mbox_id(fx->st, a.id, "INBOX")).messages == (uint32_t)ok);
+	/* Reopened with room to grow, from the same small map: appends work. */
+	store_close(&fx->st);
+	fx->st = t_open_opts(fx->dir, 64u << 20, 2u << 20, false);
+	CHECK(append_big(fx->st, &a, t_mbox_id(fx->st, a.id, "INBOX"), 40, NULL, &i) == 0);
+	CHECK(i == 40);
+	CHECK((t = store_read_begin(fx->st, &rc)) != NULL);
+	CHECK_RC(store_stats(t, &s), STORE_OK);
+	CHECK(s.map_size > 2u << 20 && s.map_size <= 64u << 20);
+	CHECK(s.messages == (uint64_t)ok + 40);
+	store_read_end(&t);
+}
+
+struct holder {
+	struct store	*st;
+	unsigned	 ms;
+};
+
+static void *
+hold_reader(void *arg)
+{
+	struct holder *h = arg;
+	struct store_txn *t;
+	enum store_rc rc;
+
+	CHECK((t = store_read_begin(h->st, &rc)) != NULL);
+	t_sleep_ms(h->ms);
+	store_read_end(&t);
+	return NULL;
+}
+
+/* The map grows while another thread holds a read transaction: the resize
+ * waits for it (readers pin the old mapping). */
+static void
+test_map_grows_under_reader(void **state)
+{
+	struct t_fx *fx = *state;
+	struct store_account a = t_invite(fx->st, "grow@example.org", NULL);
+	struct holder h = { .ms = 300 };
+	pthread_t th;
+	int ok;
+
+	store_close(&fx->st);
+	fx->st = t_open_opts(fx->dir, 256u << 20, 1u << 20, false);
+	h.st = fx->st;
+	CHECK(pthread_create(&th, NULL, hold_reader, &h) == 0);
+	t_sleep_ms(20);
+	CHECK(append_big(fx->st, &a, t_mbox_id(fx->st, a.id, "INBOX"), 40, NULL, &ok) == 0);
+	CHECK(ok == 40);
+	pthread_join(th, NULL);
+}
+
+/* ---- another process grows the map ---- */
+
+static int
+grow_child(const char *dir)
+{
+	struct store *st;
+	struct store_account a;
+	struct store_txn *t;
+	enum store_rc rc;
+	int ok;
+
+	if (sec_init() != 0)
+		return 2;
+	st = t_open_opts(dir, 0, 0, false);
+	t = store_read_begin(st, &rc);
+	if (t == NULL || store_account_get(t, "proc@example.org", &a) != STORE_OK)
+		return 3;
+	store_read_end(&t);
+	if (append_big(st, &a, t_mbox_id(st, a.id, "INBOX"), 40, NULL, &ok) != 0 || ok != 40)
+		return 4;
+	store_close(&st);
+	return 0;
+}
+
+static void
+test_map_resized_by_other_process(void **state)
+{
+	struct t_fx *fx = *state;
+	struct store_account a = t_invite(fx->st, "proc@example.org", NULL);
+	struct store_mailbox m;
+	struct store_txn *t;
+	enum store_rc rc;
+	int status, ok;
+	pid_t pid;
+
+	store_close(&fx->st);
+	fx->st = t_open_opts(fx->dir, 1u << 30, 1u << 20, false);	/* a 1 MiB map */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_store_commit", "--grow", fx->dir, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Our map is smaller than the data now: reads and writes adopt the
+	 * size the other process recorded. */
+	CHECK((t = store_read_begin(fx->st, &rc)) != NULL);
+	CHECK_RC(store_mailbox_get(t, a.id, "INBOX", &m), STORE_OK);
+	CHECK(m.messages == 40);
+	store_read_end(&t);
+	CHECK(append_big(fx->st, &a, m.id, 2, NULL, &ok) == 0 && ok == 2);
+	CHECK(t_mbox(fx->st, m.id).messages == 42);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, t_fx_setup, t_fx_teardown)
+		T(test_group_commit),
+		T(test_map_full_is_tempfail),
+		T(test_map_grows_under_reader),
+		T(test_map_resized_by_other_process),
+#undef T
+	};
+
+	if (argc == 3 && strcmp(argv[1], "--grow") == 0)
+		return grow_child(argv[2]);
+	return STORE_TEST_MAIN(tests);
+}
