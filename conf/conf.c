@@ -813,42 +813,54 @@ conf_apply_group(struct conf *c, GKeyFile *kf, const char *path, const struct co
 	return err;
 }
 
+/* Apply the INI text (NUL-terminated at text[len]); name is for messages. */
 static char *
-conf_apply_file(struct conf *c, const char *path)
+conf_apply_text(struct conf *c, const char *name, const char *text, size_t len)
 {
 	struct conf_scan sc = { 0 };
 	GKeyFile *kf = NULL;
-	gchar *text = NULL, **groups = NULL;
-	gsize len = 0;
+	gchar **groups = NULL;
 	GError *gerr = NULL;
 	char *err = NULL;
 	size_t i;
 
-	if (!g_file_get_contents(path, &text, &len, &gerr)) {
-		err = xasprintf("%s: cannot read: %s", path, gerr->message);
-		g_error_free(gerr);
-		return err;
-	}
 	if (len > CONF_FILE_MAX || memchr(text, '\0', len) != NULL)
-		err = xasprintf("%s: not a configuration file (too large or binary)", path);
+		err = xasprintf("%s: not a configuration file (too large or binary)", name);
 	if (err == NULL)
-		err = conf_scan_text(&sc, path, text);
+		err = conf_scan_text(&sc, name, text);
 	if (err == NULL) {
 		kf = g_key_file_new();
 		if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &gerr)) {
-			err = xasprintf("%s: %s", path, gerr->message);
+			err = xasprintf("%s: %s", name, gerr->message);
 			g_error_free(gerr);
 		}
 	}
 	if (err == NULL)
 		groups = g_key_file_get_groups(kf, NULL);
 	for (i = 0; err == NULL && groups != NULL && groups[i] != NULL; i++)
-		err = conf_apply_group(c, kf, path, &sc, groups[i]);
+		err = conf_apply_group(c, kf, name, &sc, groups[i]);
 	g_strfreev(groups);
 	if (kf != NULL)
 		g_key_file_free(kf);
-	g_free(text);
 	conf_scan_free(&sc);
+	return err;
+}
+
+static char *
+conf_apply_file(struct conf *c, const char *path)
+{
+	gchar *text = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	char *err;
+
+	if (!g_file_get_contents(path, &text, &len, &gerr)) {
+		err = xasprintf("%s: cannot read: %s", path, gerr->message);
+		g_error_free(gerr);
+		return err;
+	}
+	err = conf_apply_text(c, path, text, len);
+	g_free(text);
 	return err;
 }
 
@@ -898,6 +910,21 @@ conf_default_path(void)
 	return NULL;
 }
 
+/* Check the whole, then finish it, or free it and hand back err. */
+static struct conf *
+conf_complete(struct conf *c, const char *name, char *err, char **err_out)
+{
+	if (err == NULL)
+		err = conf_check_listeners(c, name);
+	if (err != NULL) {
+		*err_out = err;
+		conf_free(&c);
+		return NULL;
+	}
+	conf_finish(c);
+	return c;
+}
+
 struct conf *
 conf_load(const char *path, char **err_out)
 {
@@ -909,15 +936,27 @@ conf_load(const char *path, char **err_out)
 		c->path = xstrdup(path);
 		err = conf_apply_file(c, path);
 	}
-	if (err == NULL)
-		err = conf_check_listeners(c, path != NULL ? path : "(default)");
-	if (err != NULL) {
-		*err_out = err;
-		conf_free(&c);
-		return NULL;
+	return conf_complete(c, path != NULL ? path : "(default)", err, err_out);
+}
+
+struct conf *
+conf_load_text(const char *name, const char *text, size_t len, char **err_out)
+{
+	struct conf *c = conf_new_defaults();
+	char *copy;
+	char *err;
+
+	*err_out = NULL;
+	if (len > CONF_FILE_MAX) {
+		err = xasprintf("%s: not a configuration file (too large or binary)", name);
+	} else {
+		copy = xmalloc(len + 1);	/* bounds: len <= CONF_FILE_MAX */
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+		err = conf_apply_text(c, name, copy, len);
+		free(copy);
 	}
-	conf_finish(c);
-	return c;
+	return conf_complete(c, name, err, err_out);
 }
 
 void

@@ -137,6 +137,15 @@ struct conf {
  */
 SG_NODISCARD struct conf *conf_load(const char *path, char **err_out);
 
+/*
+ * Load the INI text (len bytes; need not be NUL-terminated) as if it were
+ * a file called name, which only names it in messages; c->path stays NULL.
+ * Errors as conf_load(). Relative data_dir values resolve against the
+ * working directory, as in a file.
+ */
+SG_NODISCARD struct conf *conf_load_text(const char *name, const char *text, size_t len,
+    char **err_out);
+
 /* The configuration file a command uses when -c is not given, or NULL. */
 const char *conf_default_path(void);
 

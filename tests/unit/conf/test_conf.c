@@ -354,6 +354,46 @@ test_print_round_trips(void **state)
 	conf_free(&c2);
 }
 
+/* Text loads like a file: values, FILE:LINE errors under the given name,
+ * and bytes a file could not hold (a NUL, no final newline) handled alike. */
+static void
+test_load_text_matches_file(void **state)
+{
+	static const char good[] = "[smtp]\nmax_message_size = 2M\n[policy]\ninvite_ttl = 2d";
+	static const char bad[] = "[smtp]\n\nmax_mesage_size = 2M\n";
+	static const char nul[] = "[smtp]\nmax_message_size = 2M\0\n[imap]\n";
+	char *err = NULL;
+	struct conf *c;
+
+	(void)state;
+	c = conf_load_text("inline", good, sizeof good - 1, &err);
+	assert_non_null(c);
+	assert_null(err);
+	assert_null(c->path);
+	assert_int_equal(c->smtp.max_message_size, 2 * 1024 * 1024);
+	assert_int_equal(c->policy.invite_ttl, 2 * 86400);
+	conf_free(&c);
+
+	assert_null(conf_load_text("inline", bad, sizeof bad - 1, &err));
+	assert_non_null(err);
+	assert_string_equal(err, "inline:3: [smtp] max_mesage_size: unknown key");
+	free(err);
+
+	assert_null(conf_load_text("inline", nul, sizeof nul - 1, &err));
+	assert_non_null(strstr(err, "binary"));
+	free(err);
+
+	/* Not NUL-terminated: only len bytes are read. */
+	c = conf_load_text("inline", "[imap]\nkeepalive = 5mXXXX", 21, &err);
+	assert_non_null(c);
+	assert_int_equal(c->imap.keepalive, 300);
+	conf_free(&c);
+
+	c = conf_load_text("inline", "", 0, &err);
+	assert_non_null(c);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -376,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_parse_values),
 		cmocka_unit_test(test_net_match),
 		cmocka_unit_test(test_print_round_trips),
+		cmocka_unit_test(test_load_text_matches_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
