@@ -101,7 +101,9 @@ mime_alex_words(struct mime_alex *l, struct mime_buf *phrase, struct mime_buf *l
 				mime_buf_addc(phrase, ' ');
 			start = phrase->len;
 			mime_alex_quoted(l, phrase);
-			mime_buf_add(local, phrase->p + start, phrase->len - start);
+			/* an empty "" first word leaves phrase->p NULL: no NULL + 0 */
+			if (phrase->len > start)
+				mime_buf_add(local, phrase->p + start, phrase->len - start);
 		} else if (l->p[l->i] == '.') {
 			mime_buf_addc(phrase, '.');
 			mime_buf_addc(local, '.');

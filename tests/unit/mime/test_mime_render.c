@@ -129,6 +129,24 @@ test_empty_message_has_a_valid_bodystructure(void **state)
 	mime_summary_free(&s);
 }
 
+/* Found by fuzz_mime (UBSan: NULL + 0 in mime_alex_words): an empty quoted
+ * string as the first word of an address, as a display name or local part. */
+static void
+test_empty_quoted_first_word(void **state)
+{
+	static const char msg[] = "From: \"\" <a@b.c>\r\nTo: \"\"@y.z\r\n\r\n";
+	struct mime_summary *s = mime_summarize(msg, sizeof msg - 1);
+	size_t len;
+	const char *env = mime_summary_envelope(s, &len);
+	static const char want[] = "(NIL NIL ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) "
+	    "((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"\" \"y.z\")) NIL NIL NIL NIL)";
+
+	(void)state;
+	assert_int_equal(len, sizeof want - 1);
+	assert_memory_equal(env, want, len);
+	mime_summary_free(&s);
+}
+
 int
 main(void)
 {
@@ -138,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_folded_subject_is_unfolded),
 		cmocka_unit_test(test_sender_and_reply_to_default_to_from),
 		cmocka_unit_test(test_empty_message_has_a_valid_bodystructure),
+		cmocka_unit_test(test_empty_quoted_first_word),
 	};
 
 	mime_init();
