@@ -20,6 +20,7 @@
 
 struct gw_conn;
 struct smtp_queue;
+struct smtp_templates;
 
 /* RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for each command
  * and each block of data. */
@@ -115,7 +116,8 @@ struct smtp_session {
 
 struct smtp_server {
 	struct gw_ctx		*ctx;
-	struct smtp_queue	*queue;
+	struct smtp_queue	*queue;		/* the outbound queue runner */
+	struct smtp_templates	*templates;	/* read-only after start-up */
 };
 
 /* smtp_session.c */

@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "gateway/gw_conn.h"
 #include "gateway/gw_log.h"
+#include "smtp/smtp_mail.h"
+#include "smtp/smtp_queue.h"
 
 static const char *const smtp_state_names[] = {
 	"refused", "greeted", "ready", "mail", "rcpt", "bdat", "data", "chunk", "wait",
@@ -39,8 +43,18 @@ struct smtp_server *
 smtp_server_new(struct gw_ctx *ctx)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof *srv);
+	gchar *dir = NULL, *tdir = NULL;
 
 	srv->ctx = ctx;
+	/* Templates beside the configuration file override the built-in ones. */
+	if (ctx->conf->path != NULL) {
+		dir = g_path_get_dirname(ctx->conf->path);
+		tdir = g_build_filename(dir, "templates", NULL);
+	}
+	srv->templates = smtp_templates_load(tdir);
+	g_free(dir);
+	g_free(tdir);
+	srv->queue = smtp_queue_new(ctx);
 	return srv;
 }
 
@@ -49,6 +63,8 @@ smtp_server_free(struct smtp_server **srvp)
 {
 	if (*srvp == NULL)
 		return;
+	smtp_queue_free(&(*srvp)->queue);
+	smtp_templates_free(&(*srvp)->templates);
 	free(*srvp);
 	*srvp = NULL;
 }
