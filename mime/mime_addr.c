@@ -274,6 +274,9 @@ mime_addrs_parse(struct mime_addrs *a, const char *p, size_t len)
 	bool in_group = false;
 	size_t start;
 
+	/* Offsets index a->buf: give it storage even when every part is empty,
+	 * so that rendering never computes NULL + 0 (found by fuzz_mime). */
+	mime_buf_reserve(&a->buf, 1);
 	while (l.i < l.len) {
 		mime_alex_skip(&l);
 		if (l.i >= l.len)

@@ -129,7 +129,7 @@ test_empty_message_has_a_valid_bodystructure(void **state)
 	mime_summary_free(&s);
 }
 
-/* Found by fuzz_mime (UBSan: NULL + 0 in mime_alex_words): an empty quoted
+/* Found by fuzz_mime (clang UBSan: NULL + 0 in mime_alex_words): an empty quoted
  * string as the first word of an address, as a display name or local part. */
 static void
 test_empty_quoted_first_word(void **state)
@@ -147,6 +147,25 @@ test_empty_quoted_first_word(void **state)
 	mime_summary_free(&s);
 }
 
+/* Found by fuzz_mime (clang UBSan: NULL + 0 in mime_addrs_render_one): an
+ * address whose every part is empty leaves nothing in the address buffer. */
+static void
+test_address_with_every_part_empty(void **state)
+{
+	static const char msg[] = "From:<";
+	struct mime_summary *s = mime_summarize(msg, sizeof msg - 1);
+	size_t len;
+	const char *env = mime_summary_envelope(s, &len);
+	static const char want[] = "(NIL NIL ((NIL NIL \"\" \"MISSING_DOMAIN\")) "
+	    "((NIL NIL \"\" \"MISSING_DOMAIN\")) ((NIL NIL \"\" \"MISSING_DOMAIN\")) "
+	    "NIL NIL NIL NIL NIL)";
+
+	(void)state;
+	assert_int_equal(len, sizeof want - 1);
+	assert_memory_equal(env, want, len);
+	mime_summary_free(&s);
+}
+
 int
 main(void)
 {
@@ -157,6 +176,7 @@ main(void)
 		cmocka_unit_test(test_sender_and_reply_to_default_to_from),
 		cmocka_unit_test(test_empty_message_has_a_valid_bodystructure),
 		cmocka_unit_test(test_empty_quoted_first_word),
+		cmocka_unit_test(test_address_with_every_part_empty),
 	};
 
 	mime_init();
