@@ -28,7 +28,8 @@ const struct conf_key conf_keys[] = {
 	{ "gateway", "log", CONF_T_ENUM, OFF(gateway.log), "stderr", 0, 0, log_targets,
 	  "stderr | syslog" },
 	{ "gateway", "user", CONF_T_STRING, OFF(gateway.user), "", 0, 64, NULL,
-	  "after binding, drop privileges to this user; empty: stay" },
+	  "serve started as root binds its ports, loads its keys, then becomes this user for "
+	  "good (required when started as root; init as root gives it data_dir)" },
 	{ "gateway", "workers", CONF_T_UINT, OFF(gateway.workers), "0", 0, 256, NULL,
 	  "worker threads for key derivation and crypto; 0: one per CPU" },
 

@@ -8,11 +8,19 @@
  *      consecutive failure of the address or account (an event timer, so a
  *      flood costs no CPU), and enough failures lock both for a while.
  * Failures are kept in memory per address and per account; the account's
- * counters are also written to the store for the audit trail.
+ * counters are also written to the store for the audit trail. An IPv6
+ * client counts by its /64, since one host commonly holds the whole prefix.
+ *
+ * Checks in flight count against the lock: while an address (or account)
+ * has as many Argon2id runs pending as it has failures left before the
+ * lock, further attempts are refused at once, so a burst of parallel
+ * guesses gets no more KDF work than auth_lock_after sequential ones.
  */
 #include "gateway/gw_auth.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +34,7 @@
 struct gw_fail {
 	char		 key[GW_FAIL_KEY_MAX + 1];	/* "ip:..." or "acct:..." */
 	unsigned	 count;
+	unsigned	 pending;	/* password checks in flight */
 	int64_t		 last;
 	int64_t		 locked_until;
 	struct gw_fail	*next;
@@ -51,6 +60,7 @@ struct gw_auth_req {
 	struct gw_auth_result	 res;
 	enum store_rc		 store_rc;
 	bool			 cancelled, in_worker;
+	bool			 reserved;	/* counted in the records' pending */
 };
 
 struct gw_limits *
@@ -102,7 +112,7 @@ gw_limits_find(struct gw_limits *l, const char *kind, const char *id, bool creat
 	snprintf(key, sizeof key, "%s:%s", kind, id);
 	pp = &l->buckets[gw_limits_hash(key)];
 	while ((f = *pp) != NULL) {
-		if (f->locked_until <= now && now - f->last > quiet) {
+		if (f->pending == 0 && f->locked_until <= now && now - f->last > quiet) {
 			*pp = f->next;
 			free(f);
 			continue;
@@ -120,6 +130,22 @@ gw_limits_find(struct gw_limits *l, const char *kind, const char *id, bool creat
 	return f;
 }
 
+/* The address as counted: IPv4 as is, IPv6 by its /64 ("2001:db8:1:2::/64"). */
+static const char *
+gw_auth_ip_key(const char *ip, char *buf, size_t size)
+{
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, ip, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+		return ip;
+	memset(a.s6_addr + 8, 0, 8);
+	if (inet_ntop(AF_INET6, &a, buf, (socklen_t)size) == NULL ||
+	    strlen(buf) + 4 >= size)
+		return ip;
+	memcpy(buf + strlen(buf), "/64", 4);	/* bounds: checked just above */
+	return buf;
+}
+
 static bool
 gw_fail_locked(const struct gw_fail *f)
 {
@@ -129,6 +155,9 @@ gw_fail_locked(const struct gw_fail *f)
 bool
 gw_auth_locked(struct gw_ctx *ctx, const char *ip, const char *address)
 {
+	char key[INET6_ADDRSTRLEN + 4];
+
+	ip = gw_auth_ip_key(ip, key, sizeof key);
 	return gw_fail_locked(gw_limits_find(ctx->limits, "ip", ip, false)) ||
 	    (address != NULL && address[0] != '\0' &&
 	    gw_fail_locked(gw_limits_find(ctx->limits, "acct", address, false)));
@@ -167,14 +196,18 @@ gw_auth_note_failure(struct gw_ctx *ctx, enum gw_proto proto, const char *ip,
     const char *address)
 {
 	const struct conf *conf = ctx->conf;
+	char key[INET6_ADDRSTRLEN + 4];
 	bool locked = false;
-	unsigned n = gw_fail_bump(conf, gw_limits_find(ctx->limits, "ip", ip, true), &locked);
+	unsigned n = gw_fail_bump(conf, gw_limits_find(ctx->limits, "ip",
+	    gw_auth_ip_key(ip, key, sizeof key), true), &locked);
 	int64_t lock_until = 0;
 
 	if (address != NULL && address[0] != '\0') {
 		struct gw_fail *f = gw_limits_find(ctx->limits, "acct", address, true);
+		/* Apart from SG_MAX, which evaluates its arguments twice. */
+		unsigned na = gw_fail_bump(conf, f, &locked);
 
-		n = SG_MAX(n, gw_fail_bump(conf, f, &locked));
+		n = SG_MAX(n, na);
 		lock_until = f->locked_until;
 		if (ctx->store != NULL)
 			store_account_auth_result(ctx->store, address, false, lock_until);
@@ -193,8 +226,10 @@ gw_auth_note_failure(struct gw_ctx *ctx, enum gw_proto proto, const char *ip,
 void
 gw_auth_note_success(struct gw_ctx *ctx, const char *ip, const char *address)
 {
+	char key[INET6_ADDRSTRLEN + 4];
 	struct gw_fail *f;
 
+	ip = gw_auth_ip_key(ip, key, sizeof key);
 	if ((f = gw_limits_find(ctx->limits, "ip", ip, false)) != NULL && !gw_fail_locked(f))
 		f->count = 0;
 	if ((f = gw_limits_find(ctx->limits, "acct", address, false)) != NULL &&
@@ -242,6 +277,46 @@ gw_auth_deliver(struct gw_auth_req *r, enum gw_auth_rc rc, unsigned delay_ms)
 	evtimer_add(r->timer, &tv);
 }
 
+/* Count a password check in flight against the address and the account;
+ * false when that could pass the lock (see the comment at the top). */
+static bool
+gw_auth_reserve(struct gw_auth_req *r)
+{
+	struct gw_limits *l = r->ctx->limits;
+	unsigned after = r->ctx->conf->limits.auth_lock_after;
+	char key[INET6_ADDRSTRLEN + 4];
+	struct gw_fail *fi, *fa;
+
+	fi = gw_limits_find(l, "ip", gw_auth_ip_key(r->ip, key, sizeof key), true);
+	if (fi->count + fi->pending >= after)
+		return false;
+	fa = gw_limits_find(l, "acct", r->address, true);
+	if (fa->count + fa->pending >= after)
+		return false;
+	fi->pending++;
+	fa->pending++;
+	r->reserved = true;
+	return true;
+}
+
+static void
+gw_auth_release(struct gw_auth_req *r)
+{
+	struct gw_limits *l = r->ctx->limits;
+	char key[INET6_ADDRSTRLEN + 4];
+	struct gw_fail *f;
+
+	if (!r->reserved)
+		return;
+	r->reserved = false;
+	/* Records with checks pending are never dropped, so both are there. */
+	if ((f = gw_limits_find(l, "ip", gw_auth_ip_key(r->ip, key, sizeof key), false)) != NULL &&
+	    f->pending > 0)
+		f->pending--;
+	if ((f = gw_limits_find(l, "acct", r->address, false)) != NULL && f->pending > 0)
+		f->pending--;
+}
+
 static void
 gw_auth_work(void *arg)
 {
@@ -269,6 +344,7 @@ gw_auth_work_done(void *arg)
 	struct gw_ctx *ctx = r->ctx;
 
 	r->in_worker = false;
+	gw_auth_release(r);
 	if (r->cancelled) {
 		gw_auth_req_free(r);
 		return;
@@ -343,7 +419,12 @@ gw_auth_login(struct gw_ctx *ctx, enum gw_proto proto, const char *ip, const cha
 		    (unsigned)ctx->conf->limits.auth_delay_max * 1000);
 	} else if (gw_auth_cached(r))
 		gw_auth_finish_login(r);
-	else {
+	else if (!gw_auth_reserve(r)) {
+		atomic_fetch_add(&ctx->metrics.auth_failures, 1);
+		log_info(gw_proto_names[proto], "event=auth_refused ip=%s reason=in_flight", r->ip);
+		gw_auth_deliver(r, GW_AUTH_LOCKED,
+		    (unsigned)ctx->conf->limits.auth_delay_max * 1000);
+	} else {
 		r->cache_gen = sec_cache_generation(ctx->login_cache);
 		r->in_worker = true;
 		gw_workers_submit(ctx->workers, gw_auth_work, gw_auth_work_done, r);

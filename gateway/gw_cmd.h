@@ -23,6 +23,10 @@ int gw_cmd_serve(const struct conf *conf, int argc, char **argv);
 int gw_cmd_init(const struct conf *conf, int argc, char **argv);
 int gw_cmd_check_config(const struct conf *conf, int argc, char **argv);
 int gw_cmd_user(const struct conf *conf, int argc, char **argv);
+int gw_cmd_backup(const struct conf *conf, int argc, char **argv);
+int gw_cmd_restore(const struct conf *conf, int argc, char **argv);
+int gw_cmd_rotate_recovery_key(const struct conf *conf, int argc, char **argv);
+int gw_cmd_audit(const struct conf *conf, int argc, char **argv);
 
 /* Prepare the libraries every command may use (sodium, GMime); 0 or -1. */
 int gw_libs_init(void);

@@ -1,7 +1,8 @@
 /*
  * gw_init.c: `sealgate init`. Creates what the daemon needs and nothing it
  * already has: running it again is harmless, and it never overwrites a key
- * or certificate.
+ * or certificate. Run as root with [gateway] user set, it hands data_dir
+ * and everything in it to that user, who runs the daemon.
  */
 #include "gateway/gw_cmd.h"
 
@@ -15,6 +16,7 @@
 #include "gateway/gw_log.h"
 #include "gateway/gw_tls.h"
 #include "gateway/gw_init.h"
+#include "gateway/gw_privs.h"
 
 /* mkdir -p; the last component gets mode. */
 int
@@ -97,12 +99,18 @@ gw_cmd_init(const struct conf *conf, int argc, char **argv)
 		rc = gw_init_tls(conf, &err);
 	if (rc == 0)
 		rc = gw_init_vault(conf, &err);
+	if (rc == 0)
+		rc = gw_privs_chown_data(conf, &err);
 	free(outbox);
 	if (rc != 0) {
 		fprintf(stderr, "sealgate init: %s\n", err);
 		free(err);
 		return GW_EXIT_STORE;
 	}
-	printf("data directory %s is ready\n", conf->gateway.data_dir);
+	if (geteuid() == 0 && conf->gateway.user[0] != '\0')
+		printf("data directory %s is ready, owned by %s\n", conf->gateway.data_dir,
+		    conf->gateway.user);
+	else
+		printf("data directory %s is ready\n", conf->gateway.data_dir);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "gateway/gw.h"
 
 struct gw_conn;
+struct gw_proxy_wait;
 
 /* Called for each accepted connection; must call gw_conn_set_ops(). */
 typedef void gw_proto_start_fn(struct gw_ctx *ctx, struct gw_conn *c);
@@ -21,7 +22,8 @@ struct gw_listener {
 	bool			 implicit_tls;
 	bool			 proxy;		/* expects a PROXY header */
 	gw_proto_start_fn	*start;
-	unsigned		 nconns;
+	unsigned		 nconns;	/* open, and awaiting a PROXY header */
+	struct gw_proxy_wait	*pending;	/* awaiting a PROXY header */
 	struct gw_listener	*next;
 };
 

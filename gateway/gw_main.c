@@ -17,6 +17,10 @@ static const struct gw_cmd gw_cmds[] = {
 	{ "serve", gw_cmd_serve, "serve [-c FILE]            run the daemon in the foreground", true },
 	{ "init", gw_cmd_init, "init [-c FILE]             create the data dir, store, keys, certificate", true },
 	{ "user", gw_cmd_user, "user add ADDR --password-stdin  provision an active account", true },
+	{ "backup", gw_cmd_backup, "backup DEST                a consistent hot copy of the store and keys", true },
+	{ "restore", gw_cmd_restore, "restore SRC                put a backup in place (daemon stopped)", true },
+	{ "rotate-recovery-key", gw_cmd_rotate_recovery_key, "rotate-recovery-key [--recovery-key FILE]  new recovery key pair, accounts re-wrapped", true },
+	{ "audit", gw_cmd_audit, "audit [--since DATE|DURATION] [--account ADDR] [--json]  the audit log", true },
 	{ "check-config", gw_cmd_check_config, "check-config [-c FILE]     validate and print the effective configuration", false },
 };
 

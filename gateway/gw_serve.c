@@ -3,6 +3,9 @@
  * listener before announcing readiness; SIGTERM/SIGINT close the listeners
  * at once, let sessions say goodbye, and end the loop when the last
  * connection is gone or after GW_STOP_GRACE seconds, whichever is first.
+ *
+ * Started as root, serve binds, loads its keys and then becomes [gateway]
+ * user for good (gw_privs.c) before it answers anyone.
  */
 #include "gateway/gw_cmd.h"
 
@@ -11,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "crypto/sec.h"
@@ -20,6 +24,8 @@
 #include "gateway/gw_init.h"
 #include "gateway/gw_listen.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_privs.h"
+#include "gateway/gw_sweep.h"
 #include "gateway/gw_tls.h"
 #include "gateway/gw_worker.h"
 #include "gateway/portal.h"
@@ -35,8 +41,39 @@
 struct gw_serve {
 	struct gw_ctx	 ctx;
 	struct event	*ev_term, *ev_int, *ev_hup, *ev_poll, *ev_house;
+	struct gw_sweep	*sweep;
+	struct gw_privs	 privs;
+	int		 lock_fd;
 	uint64_t	 stop_deadline_ms;
 };
+
+/*
+ * Test-only: SEALGATE_TEST_CLOCK_OFFSET=[-]DURATION ("400d", "-2h") shifts
+ * the daemon's wall clock (sg_now) so that retention and expiry can be
+ * tested without waiting. Read once at start, only when set; logged as a
+ * warning. Not a configuration key, so no deployment can set it by accident
+ * in sealgate.conf.
+ */
+#define GW_TEST_CLOCK_ENV	"SEALGATE_TEST_CLOCK_OFFSET"
+
+static int
+gw_serve_test_clock(void)
+{
+	const char *v = getenv(GW_TEST_CLOCK_ENV), *err = NULL;
+	int64_t secs;
+	bool neg;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	neg = v[0] == '-';
+	if (conf_parse_duration(neg || v[0] == '+' ? v + 1 : v, &secs, &err) != 0) {
+		log_error("core", "event=test_clock error=\"%s: %s\"", GW_TEST_CLOCK_ENV, err);
+		return -1;
+	}
+	sg_now_shift(neg ? -secs : secs);
+	log_warn("core", "event=test_clock offset=%s%lld", neg ? "-" : "", (long long)secs);
+	return 0;
+}
 
 static void
 gw_stop_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -65,6 +102,7 @@ gw_stop(struct gw_ctx *ctx)
 		return;
 	ctx->stopping = true;
 	sd_notify(0, "STOPPING=1");
+	gw_sweep_stop(sv->sweep);
 	log_info("core", "event=stopping connections=%u", ctx->nconns);
 	gw_listen_close_all(ctx);
 	portal_free(&ctx->portal);
@@ -179,6 +217,7 @@ gw_serve_close(struct gw_serve *sv)
 	store_close(&ctx->store);
 	if (ctx->loopq != NULL)
 		gw_loopq_drain(ctx->loopq);
+	gw_sweep_free(&sv->sweep);
 	imap_server_free(&ctx->imap);
 	smtp_server_free(&ctx->smtp);
 	sec_cache_free(&ctx->login_cache);
@@ -196,6 +235,8 @@ gw_serve_close(struct gw_serve *sv)
 	}
 	if (ctx->base != NULL)
 		event_base_free(ctx->base);
+	if (sv->lock_fd >= 0)
+		close(sv->lock_fd);
 }
 
 static void
@@ -231,10 +272,26 @@ gw_serve_signals(struct gw_serve *sv)
 		fatal("event=signals error=failed");
 }
 
+/* Before the loop: become the service user, then start the sweeper. */
+static int
+gw_serve_settle(struct gw_serve *sv)
+{
+	char *err = NULL;
+
+	if (gw_privs_drop(&sv->privs, &err) != 0) {
+		log_error("core", "event=privileges error=\"%s\"", err);
+		free(err);
+		return -1;
+	}
+	sv->sweep = gw_sweep_new(&sv->ctx);
+	return 0;
+}
+
 int
 gw_cmd_serve(const struct conf *conf, int argc, char **argv)
 {
 	struct gw_serve *sv;
+	char *err = NULL;
 	int rc = 0;
 
 	(void)argv;
@@ -242,10 +299,20 @@ gw_cmd_serve(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "usage: sealgate serve [-c FILE]\n");
 		return GW_EXIT_USAGE;
 	}
+	if (gw_serve_test_clock() != 0)
+		return GW_EXIT_USAGE;
 	if (evthread_use_pthreads() != 0)
 		fatal("event=evthread error=failed");
 	sv = xcalloc(1, sizeof *sv);
-	if (gw_serve_open(sv, conf) == 0) {
+	sv->lock_fd = -1;
+	if (gw_privs_prepare(conf, &sv->privs, &err) != 0 ||
+	    (sv->lock_fd = gw_privs_lock_take(conf, &sv->privs, &err)) < 0) {
+		log_error("core", "event=start_refused error=\"%s\"", err);
+		free(err);
+		free(sv);
+		return GW_EXIT_USAGE;
+	}
+	if (gw_serve_open(sv, conf) == 0 && gw_serve_settle(sv) == 0) {
 		gw_serve_signals(sv);
 		log_info("core", "event=ready version=%s hostname=%s", SG_VERSION,
 		    conf->gateway.hostname);
