@@ -42,6 +42,7 @@ extern const char *const store_db_names[STORE_DB_COUNT];
 #define STORE_BATCH_OPS		1024		/* ops per group commit, at most */
 #define STORE_BATCH_BYTES	(256ull << 20)	/* payload per group commit, about */
 #define STORE_RESIZE_WAIT_MS	5000		/* how long a map resize waits for readers */
+#define STORE_GROUP_WAIT_US	4000		/* group window: the longest wait for a batch */
 #define STORE_WRAP_MAX		160		/* password 122, token 73, recovery 81 */
 
 /*
@@ -85,6 +86,7 @@ struct store {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 work_cv, done_cv;
 	struct store_wop	*head, *tail;
+	size_t			 nqueued;
 	bool			 stopping, writer_started;
 	pthread_t		 writer;
 	store_post_fn		*post;

@@ -18,6 +18,7 @@
  */
 #include "store/store_private.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -68,6 +69,7 @@ enqueue(struct store *st, struct store_wop *w)
 	else
 		st->head = w;
 	st->tail = w;
+	st->nqueued++;
 	pthread_cond_signal(&st->work_cv);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -85,17 +87,47 @@ requeue_front(struct store *st, struct store_wop **ops, size_t n)
 		if (st->tail == NULL)
 			st->tail = ops[i - 1];
 	}
+	st->nqueued += n;
 	pthread_mutex_unlock(&st->mu);
+}
+
+/*
+ * The group window. Without it, 2N producers that each wait for their
+ * commit settle into two cohorts of N that alternate (one in the commit,
+ * one queueing for the next), and every commit carries half of them.
+ * So when fewer ops are queued than the last batch held, wait a little
+ * for the rest (at most as long as the last commit took, and
+ * STORE_GROUP_WAIT_US): the cohorts merge and each fsync carries all of
+ * them. A lone writer (last batch of one) never waits.
+ */
+static void
+group_wait(struct store *st, size_t want, uint64_t window_us)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += (long)(window_us * 1000);
+	while (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (st->nqueued < want && !st->stopping && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&st->work_cv, &st->mu, &deadline);
 }
 
 static bool
 batch_take(struct store *st, struct batch *b)
 {
+	size_t want = SG_MIN(b->cut, (size_t)STORE_BATCH_OPS);
+	uint64_t window = SG_MIN(b->commit_us, (uint64_t)STORE_GROUP_WAIT_US);
 	struct store_wop *w;
 
 	pthread_mutex_lock(&st->mu);
 	while (st->head == NULL && !st->stopping)
 		pthread_cond_wait(&st->work_cv, &st->mu);
+	if (st->nqueued < want && window > 0)
+		group_wait(st, want, window);
 	b->n = 0;
 	while (b->n < STORE_BATCH_OPS && (w = st->head) != NULL) {
 		st->head = w->next;
@@ -104,6 +136,7 @@ batch_take(struct store *st, struct batch *b)
 		w->skip = false;
 		b->ops[b->n++] = w;
 	}
+	st->nqueued -= b->n;
 	pthread_mutex_unlock(&st->mu);
 	b->limit = b->n;
 	return b->n > 0;

@@ -214,6 +214,7 @@ test_flipped_blob(void **state)
 	CHECK(pt.len == 0);
 	CHECK(sec_decrypt_range(key, ct, len, 0, len, &pt) != 0 && pt.len == 0);
 	store_read_end(&t);
+	sec_buf_wipe(&pt);	/* a failed decrypt appends nothing, but may reserve */
 	sec_wipe(key, sizeof key);
 	store_close(&st);
 }
@@ -228,6 +229,7 @@ test_flipped_summary(void **state)
 	CHECK(t_read(st, f->sk, f->active.id, f->blob, &pt, &sum) != 0);
 	CHECK(sum.len == 0);
 	sec_buf_wipe(&pt);
+	sec_buf_wipe(&sum);
 	store_close(&st);
 }
 
