@@ -279,7 +279,9 @@ smtp_queue_bounce(struct smtp_delivery *d, const bool *failed)
 	char (*status)[16] = xcalloc(m->nrcpts, sizeof *status);
 	struct smtp_dsn dsn = {
 		.hostname = ctx->conf->gateway.hostname, .to = m->from, .envid = m->envid,
-		.headers_only = m->ret == SMTP_RET_HDRS, .rcpts = dr, .msg = m->msg,
+		/* an invitation's body holds its link: the sender gets headers only */
+		.headers_only = m->ret == SMTP_RET_HDRS || m->kind == SMTP_QK_INVITE,
+		.rcpts = dr, .msg = m->msg,
 		.msg_len = m->msg_len, .arrival = m->arrival, .now = sg_now(),
 	};
 	struct smtp_qmsg bq = { .kind = SMTP_QK_DSN, .arrival = sg_now(), .from = (char *)"" };
