@@ -78,7 +78,9 @@ struct store *store_open(const struct store_opts *o, char **err_out);
 void store_close(struct store **st);
 
 /* How completions of store_write() reach the event loop: post(ctx, fn, arg)
- * must run fn(arg) on the loop thread. Set once, before the first write. */
+ * must run fn(arg) on the loop thread. Set once, before the first write.
+ * Without a poster (admin commands, tests) done() runs on the writer
+ * thread. */
 typedef void store_task_fn(void *arg);
 typedef void store_post_fn(void *ctx, store_task_fn *fn, void *arg);
 void store_set_poster(struct store *st, store_post_fn *post, void *ctx);
@@ -86,7 +88,9 @@ void store_set_poster(struct store *st, store_post_fn *post, void *ctx);
 /* After each commit, on the writer thread: which mailboxes changed (new,
  * flagged, expunged messages; renamed or deleted mailboxes) and whose keys
  * changed (password change, reset, disable, delete). The hook must copy
- * what it needs and return quickly (typically: post to the loop). */
+ * what it needs and return quickly (typically: post to the loop). It runs
+ * after the batch's completions were delivered or posted; each id appears
+ * once per call. */
 struct store_changes {
 	const uint64_t	*mailboxes;
 	size_t		 nmailboxes;
@@ -105,7 +109,14 @@ bool store_has_recovery_key(const struct store *st);
 
 struct store_txn;
 
-/* A read-only snapshot. Any thread; end it promptly (it pins pages). */
+/*
+ * A read-only snapshot. Any thread; end it promptly: it pins pages, and a
+ * map resize waits for every open read transaction (up to 5 s, then the
+ * writes that needed the room fail with STORE_TEMPFAIL). So: never hold
+ * one across store_write_wait() or a KDF, and do not begin a second one on
+ * a thread that holds one. NULL with STORE_TEMPFAIL when LMDB refuses
+ * (e.g. all reader slots, 512, in use).
+ */
 struct store_txn *store_read_begin(struct store *st, enum store_rc *rc_out);
 void store_read_end(struct store_txn **t);
 
@@ -121,9 +132,13 @@ typedef enum store_rc store_op_fn(struct store_txn *t, void *arg);
 typedef void store_done_fn(void *arg, enum store_rc rc);
 
 /* Queue op; done(arg, rc) runs on the loop (via the poster) after the
- * commit returned, or with the op's error. Loop or any thread. */
+ * commit returned, or with the op's error. Loop or any thread. On a
+ * read-only store done gets STORE_INVALID at once. */
 void store_write(struct store *st, store_op_fn *op, store_done_fn *done, void *arg);
-/* Queue op and wait for its commit. Never on the loop thread. */
+/* Queue op and wait for its commit. Never on the loop thread, nor from
+ * inside an op. Completions go out in queue order: when this returns,
+ * every op queued before it has been delivered (or posted). STORE_INVALID
+ * on a read-only store. */
 enum store_rc store_write_wait(struct store *st, store_op_fn *op, void *arg);
 
 /* The store a transaction belongs to (ops reach the keys through it). */
@@ -217,7 +232,10 @@ enum store_rc store_enroll(struct store *st, const char *token_text, size_t toke
 enum store_rc store_token_lookup(struct store *st, const char *token_text, size_t token_len,
     struct store_account *out);
 /* Check a password; on success *sk_out is the account's private key.
- * STORE_DENIED for a wrong password or a non-active account. Slow. */
+ * STORE_DENIED for a wrong password or a non-active account (the latter
+ * without running the KDF); STORE_NOTFOUND for an unknown address, at once
+ * (answer it as DENIED); STORE_CORRUPT for a damaged wrap. *acct_out is
+ * filled whenever the account exists. Slow. */
 enum store_rc store_login(struct store *st, const char *address, const char *pw, size_t pwlen,
     struct store_account *acct_out, struct sec_sk **sk_out);
 /* Re-wrap under a new password after checking the current one. Slow. */
@@ -229,10 +247,18 @@ enum store_rc store_password_change(struct store *st, const char *address, const
  * a new token; without one (zero-access deployment, or when
  * force_new_key), the vault is emptied and a new key pair made. *token_out
  * receives the new invitation token (44 bytes with NUL); *kept_mail_out
- * tells which happened.
+ * tells which happened. A recovery key that does not open the account's
+ * recovery wrap is STORE_DENIED, never a reason to empty the vault.
+ * Callers: in the offline deployment (recovery.key moved away, so
+ * store_has_recovery_key() is false), a reset without the key passed
+ * empties the vault; ask for the key, or for explicit confirmation, first.
  */
 enum store_rc store_account_reset(struct store *st, const char *address, int64_t ttl,
     const struct sec_sk *recovery, bool force_new_key, char *token_out, bool *kept_mail_out);
+/* Disable (active or invited), or enable (ACTIVE: restores what disable
+ * left, so an account disabled while invited becomes invited again).
+ * STORE_INVALID for any other transition (an invited account becomes
+ * active only by enrolling). */
 enum store_rc store_account_set_state(struct store *st, const char *address,
     enum store_acct_state state);
 /* Remove the account, its mailboxes, messages, keys and tokens. */
@@ -242,7 +268,10 @@ enum store_rc store_account_delete(struct store *st, const char *address);
 void store_account_auth_result(struct store *st, const char *address, bool ok,
     int64_t lock_until);
 /* Re-wrap every account's recovery wrap to a new recovery public key,
- * opening each with old (rotation). Blocking. Returns accounts done. */
+ * opening each with old (rotation), 256 accounts per commit. Blocking.
+ * *count_out: accounts done. STORE_CORRUPT if some wraps did not open with
+ * old (the others are done). Open stores keep the recovery.pub they loaded:
+ * reopen them after a rotation. */
 enum store_rc store_recovery_rotate(struct store *st, const struct sec_sk *old,
     const uint8_t new_pk[32], size_t *count_out);
 
@@ -278,7 +307,11 @@ typedef int store_mailbox_cb(void *arg, const struct store_mailbox *m);	/* non-0
 /* In name order. */
 enum store_rc store_mailbox_list(struct store_txn *t, uint64_t account_id,
     store_mailbox_cb *cb, void *arg);
-/* In ops. Parents are not created implicitly (IMAP does that). */
+/* In ops. Parents are not created implicitly (IMAP does that). New
+ * mailboxes are not subscribed. STORE_INVALID for a bad name (empty, too
+ * long, empty levels, control characters, '%' or '*', malformed UTF-8),
+ * STORE_NOTFOUND for an unknown account, STORE_LIMIT past
+ * STORE_MBOXES_MAX. */
 enum store_rc store_mailbox_create(struct store_txn *t, uint64_t account_id, const char *name,
     enum store_special special, struct store_mailbox *out);
 /* Deletes the mailbox and its messages; STORE_EXISTS if it has children;
@@ -300,7 +333,9 @@ struct store_keywords {
 };
 enum store_rc store_keywords_get(struct store_txn *t, uint64_t account_id,
     struct store_keywords *out);
-/* In an op: the index of a keyword, added if new; STORE_LIMIT when full. */
+/* In an op: the index of a keyword, added if new; STORE_LIMIT when full.
+ * Matched case-insensitively (the first spelling is kept); STORE_INVALID
+ * unless an IMAP atom of at most STORE_KEYWORD_LEN_MAX bytes. */
 enum store_rc store_keyword_index(struct store_txn *t, uint64_t account_id, const char *name,
     unsigned *idx_out);
 
@@ -341,7 +376,8 @@ enum store_rc store_key_put(struct store_txn *t, uint64_t blob_id, uint64_t acco
     const uint8_t sealed[STORE_SEALED_KEY_BYTES]);
 /* In an op: append to a mailbox (by id); assigns uid and modseq into *m
  * (mailbox_id, blob_id, flags, keywords, internal_date, size set by the
- * caller). The blob must have a key for the mailbox's account. */
+ * caller; internal_date 0: now). The blob must have a key for the
+ * mailbox's account (STORE_INVALID otherwise). */
 enum store_rc store_msg_append(struct store_txn *t, struct store_msg *m);
 
 enum store_rc store_msg_get(struct store_txn *t, uint64_t mailbox_id, uint32_t uid,
@@ -368,7 +404,8 @@ enum store_rc store_msg_set_flags(struct store_txn *t, uint64_t mailbox_id, uint
     uint32_t flags, uint64_t keywords, uint64_t unchangedsince, struct store_msg *out);
 /* Remove a message; its blob goes when no message of any account uses it. */
 enum store_rc store_msg_expunge(struct store_txn *t, uint64_t mailbox_id, uint32_t uid);
-/* Copy into another mailbox of the same account (shares the blob). */
+/* Copy into another mailbox of the same account (shares the blob);
+ * STORE_INVALID across accounts (the key is sealed to one). */
 enum store_rc store_msg_copy(struct store_txn *t, uint64_t mailbox_id, uint32_t uid,
     uint64_t dest_mailbox_id, struct store_msg *out);
 
@@ -399,7 +436,8 @@ void store_queue_seal(const struct store *st, const void *pt, size_t len, uint8_
 SG_NODISCARD int store_queue_open(const struct store *st, const uint8_t *ct, size_t len,
     uint8_t **out, size_t *outlen);	/* *out is malloc'd; wipe before free */
 
-/* In an op: add an entry (e->id 0: assign one; written back). */
+/* In an op: add an entry (e->id 0: assign one; written back; STORE_EXISTS
+ * for an id in use; e->created 0: now). */
 enum store_rc store_queue_put(struct store_txn *t, struct store_qentry *e);
 /* In an op: move an entry to a new attempt time and count. */
 enum store_rc store_queue_reschedule(struct store_txn *t, uint64_t id, int64_t next_attempt,
@@ -427,7 +465,9 @@ enum store_rc store_audit_add(struct store_txn *t, const char *event, const char
 void store_audit(struct store *st, const char *event, const char *address, const char *ip,
     const char *detail);
 typedef int store_audit_cb(void *arg, const struct store_audit *a);	/* non-0 stops */
-/* Entries since `since` (seconds) for address (NULL: all), oldest first. */
+/* Entries since `since` (seconds) for address (NULL: all; compared
+ * lowercased), oldest first. Fields longer than struct store_audit's are
+ * truncated on the way in. */
 enum store_rc store_audit_list(struct store_txn *t, int64_t since, const char *address,
     store_audit_cb *cb, void *arg);
 
@@ -437,14 +477,15 @@ struct store_stats {
 	uint64_t	accounts[4];	/* by state */
 	uint64_t	messages;	/* message records */
 	uint64_t	blobs;
-	uint64_t	bytes;		/* stored ciphertext */
+	uint64_t	bytes;		/* message and summary ciphertext */
 	uint64_t	queue;
 	uint64_t	map_size, map_used;
 };
 enum store_rc store_stats(struct store_txn *t, struct store_stats *out);
 
 /* In an op: expunge up to max messages with internal_date < before, starting
- * after *cursor (opaque, 0 to begin); *done_out set when the scan ended. */
+ * after *cursor (opaque, 0 to begin); *done_out set when the scan ended.
+ * Looks at no more than 32 * max records per call, so an op stays short. */
 enum store_rc store_sweep_messages(struct store_txn *t, int64_t before, unsigned max,
     uint64_t *cursor, unsigned *expunged_out, bool *done_out);
 /* In an op: drop tokens expired before `now`; returns how many. */
@@ -452,7 +493,11 @@ enum store_rc store_sweep_tokens(struct store_txn *t, int64_t now, unsigned max,
     unsigned *expired_out);
 
 /* A consistent, compacted copy of the environment to dest_dir (hot; LMDB's
- * mdb_env_copy2 with MDB_CP_COMPACT). */
+ * mdb_env_copy2 with MDB_CP_COMPACT): dest_dir/store/data.mdb, and copies
+ * (0600) of index.key, queue.key, recovery.pub and, when present,
+ * recovery.key, so that dest_dir opens as a data_dir. With recovery.key
+ * the copy reads every account's mail: guard it like data_dir. dest_dir is
+ * created (0700) if missing; existing files are never overwritten. */
 enum store_rc store_backup(struct store *st, const char *dest_dir, char **err_out);
 
 #endif

@@ -571,8 +571,9 @@ store_sweep_tokens(struct store_txn *t, int64_t now, unsigned max, unsigned *exp
 	if ((rc = store_cursor_open(t, STORE_DB_TOKENS, &c)) != STORE_OK)
 		return rc;
 	hashes = xreallocarray(NULL, max, sizeof *hashes);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && n < max &&
-	    scanned++ < (size_t)max * SWEEP_SCAN_FACTOR; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	    mrc == 0 && n < max && scanned++ < (size_t)max * SWEEP_SCAN_FACTOR;
+	    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		store_rb_init(&rb, v.mv_data, v.mv_size);
 		if (k.mv_size == STORE_HASH_BYTES && (int64_t)store_rb_u64(&rb) < now)
 			memcpy(hashes[n++], k.mv_data, STORE_HASH_BYTES);

@@ -361,7 +361,8 @@ store_msg_set_flags(struct store_txn *t, uint64_t mailbox_id, uint32_t uid, uint
 		m.keywords = keywords;
 		counts_add(&mb, &m);
 		m.modseq = ++mb.highestmodseq;
-		if ((rc = msg_save(t, &m)) != STORE_OK || (rc = store_mbox_save(t, &mb)) != STORE_OK)
+		if ((rc = msg_save(t, &m)) != STORE_OK ||
+		    (rc = store_mbox_save(t, &mb)) != STORE_OK)
 			return rc;
 		store_note_mailbox(t, mailbox_id);
 	}
