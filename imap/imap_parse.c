@@ -48,7 +48,6 @@ struct imap_parser {
 	char				*lit;
 	uint32_t			 lit_size;
 	uint32_t			 lit_got;
-	bool				 lit_sync;
 	uint64_t			 skip_left;
 	char				 tail[IMAP_TAIL_MAX];
 	size_t				 tail_len;
@@ -198,16 +197,15 @@ static enum imap_parse_rc
 imap_line_error(struct imap_parser *p, const char *line, size_t n, enum imap_perr err,
     const char *msg, struct imap_parse_event *ev)
 {
-	uint32_t size = 0;
-	bool sync = true, overflow = false;
+	struct imap_lit_tail t;
 
 	if (!p->lex.started)	/* the line was refused before its tag was read */
 		imap_lex_peek_tag(&p->lex, line, n);
-	if (imap_lex_tail_literal(line, n, &size, &sync, &overflow) == 1 && !sync) {
-		if (overflow)
+	if (imap_lex_tail_literal(line, n, &t) && !t.sync) {
+		if (t.overflow)
 			return imap_fail(p, ev, err, msg, true);
 		(void)imap_fail(p, ev, err, msg, false);
-		imap_skip_literal_begin(p, size);
+		imap_skip_literal_begin(p, t.size);
 		return IMAP_PARSE_ERROR;
 	}
 	return imap_fail(p, ev, err, msg, false);
@@ -272,8 +270,7 @@ imap_step_skip_line(struct imap_parser *p, const char *buf, size_t len, size_t *
 	const char *s = buf + *pos;
 	const char *lf = memchr(s, '\n', len - *pos);
 	size_t take = lf != NULL ? (size_t)(lf - s) : len - *pos;
-	uint32_t size = 0;
-	bool sync = true, overflow = false;
+	struct imap_lit_tail t;
 	size_t n;
 
 	imap_tail_push(p, s, take);
@@ -284,10 +281,10 @@ imap_step_skip_line(struct imap_parser *p, const char *buf, size_t len, size_t *
 	n = p->tail_len - (p->tail_len > 0 && p->tail[p->tail_len - 1] == '\r');
 	p->tail_len = 0;
 	p->state = IMAP_PST_LINE;
-	if (imap_lex_tail_literal(p->tail, n, &size, &sync, &overflow) == 1 && !sync) {
-		if (overflow)
+	if (imap_lex_tail_literal(p->tail, n, &t) && !t.sync) {
+		if (t.overflow)
 			return imap_fail(p, ev, IMAP_PERR_SYNTAX, "Invalid literal", true);
-		imap_skip_literal_begin(p, size);
+		imap_skip_literal_begin(p, t.size);
 	}
 	return IMAP_PARSE_MORE;
 }
@@ -349,7 +346,6 @@ imap_literal_begin(struct imap_parser *p, uint32_t n, bool sync, struct imap_par
 	p->lit = imap_arena_alloc(p->arena, (size_t)n + 1);
 	p->lit_size = n;
 	p->lit_got = 0;
-	p->lit_sync = sync;
 	p->cmd_size += n;
 	p->state = IMAP_PST_LITERAL;
 	if (!sync)

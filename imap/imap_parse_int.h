@@ -108,9 +108,16 @@ enum imap_lex_rc imap_lex_line(struct imap_lex *lx, const char *line, size_t len
     struct imap_lex_result *res);
 /* Adds a finished literal (or APPEND message) as the next token; -1 on limits. */
 int imap_lex_add(struct imap_lex *lx, struct imap_arg *a, struct imap_lex_result *res);
-/* Whether the line ends in "{n}" or "{n+}" (1) or not (0); *overflow if n > 2^32-1. */
-int imap_lex_tail_literal(const char *line, size_t len, uint32_t *size, bool *sync,
-    bool *overflow);
+/* A literal announcement at the end of a line. */
+struct imap_lit_tail {
+	size_t		at;		/* offset of "{" */
+	uint32_t	size;
+	bool		sync;		/* "{n}" rather than "{n+}" */
+	bool		overflow;	/* n > 2^32 - 1: size is meaningless */
+};
+
+/* Whether the line ends in "{n}" or "{n+}" (true, *t filled) or not. */
+bool imap_lex_tail_literal(const char *line, size_t len, struct imap_lit_tail *t);
 /* Reads the tag of a (partial) first line, for errors before it is lexed. */
 void imap_lex_peek_tag(struct imap_lex *lx, const char *line, size_t len);
 

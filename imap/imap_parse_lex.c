@@ -227,18 +227,14 @@ imap_lex_quoted(struct imap_lex *lx, const char *line, size_t len, size_t *pos,
 static int
 imap_lex_literal(const char *line, size_t len, size_t pos, struct imap_lex_result *res)
 {
-	uint64_t n;
-	size_t end = len;
+	struct imap_lit_tail t;
 
 	if (line[len - 1] != '}')
 		return imap_lex_fail(res, IMAP_PERR_SYNTAX, "Literal must end the line");
-	end = len - 1;
-	res->lit_sync = line[end - 1] != '+';
-	if (!res->lit_sync)
-		end--;
-	if (end <= pos + 1 || !imap_number(line + pos + 1, end - pos - 1, 0, UINT32_MAX, &n))
+	if (!imap_lex_tail_literal(line, len, &t) || t.at != pos || t.overflow)
 		return imap_lex_fail(res, IMAP_PERR_SYNTAX, "Invalid literal");
-	res->lit_size = (uint32_t)n;
+	res->lit_size = t.size;
+	res->lit_sync = t.sync;
 	return IMAP_LEX_LITERAL;
 }
 
@@ -381,27 +377,29 @@ imap_lex_line(struct imap_lex *lx, const char *line, size_t len, struct imap_lex
 	return IMAP_LEX_END;
 }
 
-/* Reads "{n}" / "{n+}" at the end of line; *overflow if n > 2^32 - 1. */
-int
-imap_lex_tail_literal(const char *line, size_t len, uint32_t *size, bool *sync,
-    bool *overflow)
+/*
+ * Reads "{n}" / "{n+}" backwards from the end of the line: the lexer checks
+ * it is the token it stands on, error recovery needs only the line's tail.
+ */
+bool
+imap_lex_tail_literal(const char *line, size_t len, struct imap_lit_tail *t)
 {
 	size_t end, start;
 	uint64_t n = 0;
 
-	*overflow = false;
+	memset(t, 0, sizeof *t);
 	if (len < 3 || line[len - 1] != '}')
-		return 0;
+		return false;
 	end = len - 1;
-	*sync = line[end - 1] != '+';
-	if (!*sync)
+	t->sync = line[end - 1] != '+';
+	if (!t->sync)
 		end--;
 	for (start = end; start > 0 && line[start - 1] >= '0' && line[start - 1] <= '9'; start--)
 		;
 	if (start == end || start == 0 || line[start - 1] != '{')
-		return 0;
-	if (!imap_number(line + start, end - start, 0, UINT32_MAX, &n))
-		*overflow = true;
-	*size = (uint32_t)n;
-	return 1;
+		return false;
+	t->overflow = !imap_number(line + start, end - start, 0, UINT32_MAX, &n);
+	t->size = (uint32_t)n;
+	t->at = start - 1;
+	return true;
 }
