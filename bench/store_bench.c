@@ -313,13 +313,15 @@ usage(void)
 	exit(2);
 }
 
-/* One row: the disk's fsync rate just before (the disk drifts), then the
- * appends. Returns appends per fsync. */
+/* One row: the appends, between two measures of the disk's fsync rate
+ * (a shared disk drifts: the row uses their mean). Returns appends per
+ * fsync. */
 static double
 report(const struct bench *b, size_t size, int producers)
 {
-	double fsyncs = measure_fsyncs(b->dir, 1);
+	double before = measure_fsyncs(b->dir, 1);
 	struct result r = run_appends(b, size, producers);
+	double fsyncs = (before + measure_fsyncs(b->dir, 1)) / 2;
 	double per_fsync = r.appends_per_s / fsyncs;
 
 	printf("%6zu KiB  %9d  %10.0f  %7.1f  %9.0f  %14.1f  %8.0f  %13.2f  %6.1f%%%s\n",
@@ -355,7 +357,7 @@ main(int argc, char **argv)
 	printf("bench/store: %s, %.0f s per run, %ld cores\n", b.dir, b.secs,
 	    sysconf(_SC_NPROCESSORS_ONLN));
 	printf("disk:   %.0f fsyncs/s (4 KiB pwrite over a preallocated file + fdatasync, "
-	    "same directory; measured again before each row)\n", b.fsyncs_per_s);
+	    "same directory;\n        each row uses the mean of a measure just before and just after it)\n", b.fsyncs_per_s);
 	printf("crypto: %.0f MiB/s XChaCha20-Poly1305 secretstream, one core (sec_encrypt, "
 	    "1 MiB);\n        sec_seal_key %.0f us, sec_open_key %.0f us (X25519)\n\n", mbps,
 	    seal_us, open_us);
