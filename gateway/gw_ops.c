@@ -513,10 +513,29 @@ gw_audit_json_str(const char *s)
 	putchar('"');
 }
 
+/* Text output: control bytes and backslashes as \\xNN; detail is the last
+ * field, so it may keep its spaces and '='. */
+static void
+gw_audit_text(const char *s, bool spaces_ok)
+{
+	if (*s == '\0') {
+		putchar('-');
+		return;
+	}
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && !spaces_ok))
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+}
+
 static void
 gw_audit_print(const struct store_audit *a, bool json)
 {
-	char when[32], addr[2 * STORE_ADDR_MAX], detail[512];
+	char when[32];
 	time_t t = (time_t)a->time;
 	struct tm tm;
 
@@ -534,11 +553,15 @@ gw_audit_print(const struct store_audit *a, bool json)
 		fputs("}\n", stdout);
 		return;
 	}
-	printf("%s %s address=%s ip=%s detail=%s\n", when, a->event,
-	    a->address[0] != '\0' ? log_escape(addr, sizeof addr, a->address,
-	    strlen(a->address)) : "-", a->ip[0] != '\0' ? a->ip : "-",
-	    a->detail[0] != '\0' ? log_escape(detail, sizeof detail, a->detail,
-	    strlen(a->detail)) : "-");
+	printf("%s ", when);
+	gw_audit_text(a->event, false);
+	fputs(" address=", stdout);
+	gw_audit_text(a->address, false);
+	fputs(" ip=", stdout);
+	gw_audit_text(a->ip, false);
+	fputs(" detail=", stdout);
+	gw_audit_text(a->detail, true);
+	putchar('\n');
 }
 
 static int
