@@ -14,7 +14,7 @@
 #include "gateway/gw_log.h"
 
 #define TOKEN_HASH_CONTEXT	"token"
-#define TOKEN_VAL_MAX		(1 + 8 + STORE_ADDR_MAX)
+#define TOKEN_VAL_MAX		(1 + 8 + STORE_ADDR_MAX)	/* bounds: version, expiry, address */
 #define SWEEP_SCAN_FACTOR	32	/* records looked at per expired one, at most */
 
 enum store_rc

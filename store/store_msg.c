@@ -22,6 +22,8 @@
 #define DROP_CHUNK	256			/* messages collected per cursor pass */
 #define SWEEP_SCAN_FACTOR 32			/* records looked at per expunge, at most */
 #define CORR_CONTEXT	"corr"
+/* bounds: version, count, then per keyword a length byte and at most
+ * STORE_KEYWORD_LEN_MAX bytes */
 #define KW_VAL_MAX	(2 + STORE_KEYWORDS_MAX * (1 + STORE_KEYWORD_LEN_MAX))
 
 _Static_assert(STORE_SEALED_KEY_BYTES == SEC_SEALED_KEY_BYTES, "sealed key size");
@@ -722,7 +724,8 @@ store_msg_forget_account(struct store_txn *t, uint64_t account_id)
 
 /* ---- retention ---- */
 
-/* The cursor is (mailbox id << 32 | uid) of the last message looked at. */
+/* The cursor is (mailbox id << 32 | uid) of the last message looked at;
+ * mailbox ids come from a counter and stay far below 2^32. */
 static enum store_rc
 sweep_collect(struct store_txn *t, int64_t before, unsigned max, uint64_t *cursor,
     struct store_msg *found, size_t *n, bool *done)
