@@ -16,7 +16,10 @@
 static const struct gw_cmd gw_cmds[] = {
 	{ "serve", gw_cmd_serve, "serve [-c FILE]            run the daemon in the foreground", true },
 	{ "init", gw_cmd_init, "init [-c FILE]             create the data dir, store, keys, certificate", true },
-	{ "user", gw_cmd_user, "user add ADDR --password-stdin  provision an active account", true },
+	{ "user", gw_cmd_user, "user list|show|disable|enable|reset|delete|add ...  account administration", true },
+	{ "invite", gw_cmd_invite, "invite ADDRESS [--json]    create or re-issue an invitation; prints the link", true },
+	{ "queue", gw_cmd_queue, "queue list|flush|delete ID [--json]  the outbound queue", true },
+	{ "stats", gw_cmd_stats, "stats [--json]             users by state, messages, bytes, queue depth", true },
 	{ "backup", gw_cmd_backup, "backup DEST                a consistent hot copy of the store and keys", true },
 	{ "restore", gw_cmd_restore, "restore SRC                put a backup in place (daemon stopped)", true },
 	{ "rotate-recovery-key", gw_cmd_rotate_recovery_key, "rotate-recovery-key [--recovery-key FILE]  new recovery key pair, accounts re-wrapped", true },
