@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <stdbool.h>
 
 #include "crypto/sec.h"
 #include "gateway/gw_log.h"
@@ -75,27 +76,34 @@ rm_tree(const char *path)
 
 /* ---- the disk ---- */
 
+/*
+ * The disk's fsyncs per second: a loop of 4 KiB write + fdatasync on a
+ * file in the store's directory. Appending (the brief's plain loop, and
+ * what LMDB's data file does while a vault grows) is what the rows use;
+ * overwriting a preallocated file (no size or extent change to journal)
+ * is the disk's best case, printed for reference.
+ */
 static double
-measure_fsyncs(const char *dir, double secs)
+measure_fsyncs(const char *dir, double secs, bool overwrite)
 {
 	char *path = xasprintf("%s/fsync.probe", dir);
 	char block[4096];
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	long n, nblocks = FSYNC_FILE / (long)sizeof block;
 	double t0, t;
-	long n = 0;
 
 	if (fd < 0)
 		fatal("%s: %s", path, strerror(errno));
 	memset(block, 'f', sizeof block);
-	/* Overwrite a preallocated file, as a store in steady state does. */
-	for (n = 0; n < FSYNC_FILE / (long)sizeof block; n++)
+	for (n = 0; overwrite && n < nblocks; n++)
 		if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
 			fatal("%s: write: %s", path, strerror(errno));
 	if (fsync(fd) != 0)
 		fatal("%s: fsync: %s", path, strerror(errno));
 	t0 = now_s();
 	for (n = 0; (t = now_s()) - t0 < secs || n < 50; n++) {
-		off_t off = (off_t)(n % (FSYNC_FILE / (long)sizeof block)) * (off_t)sizeof block;
+		off_t off = overwrite ? (off_t)(n % nblocks) * (off_t)sizeof block :
+		    (off_t)n * (off_t)sizeof block;
 
 		if (pwrite(fd, block, sizeof block, off) != (ssize_t)sizeof block ||
 		    fdatasync(fd) != 0)
@@ -317,11 +325,11 @@ usage(void)
  * (a shared disk drifts: the row uses their mean). Returns appends per
  * fsync. */
 static double
-report(const struct bench *b, size_t size, int producers)
+report(const struct bench *b, size_t size, int producers, double *appends_per_s)
 {
-	double before = measure_fsyncs(b->dir, 1);
+	double before = measure_fsyncs(b->dir, 1, false);
 	struct result r = run_appends(b, size, producers);
-	double fsyncs = (before + measure_fsyncs(b->dir, 1)) / 2;
+	double fsyncs = (before + measure_fsyncs(b->dir, 1, false)) / 2;
 	double per_fsync = r.appends_per_s / fsyncs;
 
 	printf("%6zu KiB  %9d  %10.0f  %7.1f  %9.0f  %14.1f  %8.0f  %13.2f  %6.1f%%%s\n",
@@ -329,6 +337,8 @@ report(const struct bench *b, size_t size, int producers)
 	    r.commits_per_s, r.commits_per_s > 0 ? r.appends_per_s / r.commits_per_s : 0,
 	    fsyncs, per_fsync, r.crypto_share * 100, r.fails > 0 ? "  (failures!)" : "");
 	fflush(stdout);
+	if (appends_per_s != NULL)
+		*appends_per_s = r.appends_per_s;
 	return per_fsync;
 }
 
@@ -336,7 +346,7 @@ int
 main(int argc, char **argv)
 {
 	struct bench b = { .dir = NULL, .secs = 3 };
-	double mbps, seal_us, open_us, ratio = 0;
+	double mbps, seal_us, open_us, best, aps = 0, ratio = 0;
 	int c;
 
 	while ((c = getopt(argc, argv, "d:t:")) != -1) {
@@ -352,26 +362,31 @@ main(int argc, char **argv)
 	log_init(LOG_LVL_WARN, LOG_TARGET_STDERR);
 	if (mkdir(b.dir, 0700) != 0 && errno != EEXIST)
 		fatal("%s: %s", b.dir, strerror(errno));
-	b.fsyncs_per_s = measure_fsyncs(b.dir, 2);
+	b.fsyncs_per_s = measure_fsyncs(b.dir, 2, false);
+	best = measure_fsyncs(b.dir, 2, true);
 	measure_crypto(1, &mbps, &seal_us, &open_us);
 	printf("bench/store: %s, %.0f s per run, %ld cores\n", b.dir, b.secs,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("disk:   %.0f fsyncs/s (4 KiB pwrite over a preallocated file + fdatasync, "
-	    "same directory;\n        each row uses the mean of a measure just before and just after it)\n", b.fsyncs_per_s);
+	printf("disk:   %.0f fsyncs/s (4 KiB write + fdatasync, appending, same directory;\n"
+	    "        each row uses the mean of a measure just before and just after it);\n"
+	    "        %.0f fsyncs/s overwriting a preallocated file (best case)\n",
+	    b.fsyncs_per_s, best);
 	printf("crypto: %.0f MiB/s XChaCha20-Poly1305 secretstream, one core (sec_encrypt, "
 	    "1 MiB);\n        sec_seal_key %.0f us, sec_open_key %.0f us (X25519)\n\n", mbps,
 	    seal_us, open_us);
 	printf("%10s  %9s  %10s  %7s  %9s  %14s  %8s  %13s  %7s\n", "message", "producers",
 	    "appends/s", "MiB/s", "commits/s", "appends/commit", "fsyncs/s", "appends/fsync",
 	    "crypto");
-	report(&b, 4096, 1);
-	ratio = report(&b, 4096, 16);
-	report(&b, 100 * 1024, 1);
-	report(&b, 100 * 1024, 16);
-	printf("\nappends/fsync: appends/s over the disk's fsyncs/s. An LMDB commit syncs twice\n"
-	    "(data fdatasync, then the meta page written O_DSYNC), so it costs 2-3 of these.\n"
+	report(&b, 4096, 1, NULL);
+	ratio = report(&b, 4096, 16, &aps);
+	report(&b, 100 * 1024, 1, NULL);
+	report(&b, 100 * 1024, 16, NULL);
+	printf("\nappends/fsync: appends/s over the disk's fsyncs/s (the 1-producer rows show\n"
+	    "what one commit costs: an LMDB commit syncs twice, the data with fdatasync and\n"
+	    "the meta page written O_DSYNC). 16 producers can share a commit at most 16 ways.\n"
 	    "crypto: the share of producer time spent sealing (the rest waits for commits).\n");
-	printf("\nacceptance: 16 producers, 4 KiB: %.2f appends per fsync (need >= %.0f): %s\n",
-	    ratio, ACCEPT_RATIO, ratio >= ACCEPT_RATIO ? "PASS" : "FAIL");
+	printf("\nacceptance: 16 producers, 4 KiB: %.2f appends per fsync (need >= %.0f): %s\n"
+	    "            (%.2f against the best-case overwrite rate)\n", ratio, ACCEPT_RATIO,
+	    ratio >= ACCEPT_RATIO ? "PASS" : "FAIL", aps / best);
 	return ratio >= ACCEPT_RATIO ? 0 : 1;
 }
