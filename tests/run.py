@@ -3,11 +3,13 @@
 
 Unit tests come from `meson introspect --tests` (cmocka programs speaking
 TAP); protocol and end-to-end tests are tests/protocol/test_*.py and
-tests/e2e/test_*.py (TAP through tests/lib/tap.py). Each TAP "ok"/"not ok"
-line counts once. The last line printed is "N passed, N failed"; the exit
-status is non-zero if anything failed.
+tests/e2e/test_*.py (TAP through tests/lib/tap.py). With --fuzz BUILD (a
+clang fuzz build), each libFuzzer target there runs for SG_FUZZ_SECONDS
+(default 20) through tests/fuzz/run_fuzz.py and counts as one test. Each TAP
+"ok"/"not ok" line counts once. The last line printed is "N passed, N
+failed"; the exit status is non-zero if anything failed.
 
-    tests/run.py --build build --build build-asan [--jobs 2] [-k substring]
+    tests/run.py --build build --build build-asan [--fuzz build-fuzz] [--jobs 2] [-k substring]
 """
 import argparse
 import concurrent.futures
@@ -44,6 +46,19 @@ def script_tests(build, kinds):
             env["PYTHONUNBUFFERED"] = "1"
             yield {"name": f"{kind}/{os.path.basename(path)[:-3]}",
                    "cmd": [sys.executable, path], "env": env, "timeout": 900, "cwd": SRC}
+
+
+def fuzz_tests(build):
+    """One test per fuzz target in build; a build without targets fails."""
+    runner = os.path.join(SRC, "tests", "fuzz", "run_fuzz.py")
+    build = os.path.abspath(build)
+    names = subprocess.run([sys.executable, runner, "--build", build, "--list"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    seconds = int(os.environ.get("SG_FUZZ_SECONDS", "20"))
+    for name in names or [None]:
+        yield {"name": f"fuzz/{name or 'none'}",
+               "cmd": [sys.executable, runner, "--build", build] + ([name] if name else []),
+               "env": dict(os.environ), "timeout": seconds + 400, "cwd": SRC}
 
 
 def parse_tap(text, rc):
@@ -98,19 +113,26 @@ def main():
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("SG_TEST_JOBS", "3")))
     ap.add_argument("-k", dest="filter", default=None, help="only tests whose name has this")
     ap.add_argument("--kinds", default="protocol,e2e")
+    ap.add_argument("--fuzz", action="append", default=[], help="a fuzz build to run")
+    ap.add_argument("--fuzz-jobs", type=int, default=int(os.environ.get("SG_FUZZ_JOBS", "2")))
     args = ap.parse_args()
 
     total_pass = total_fail = 0
     failures = []
-    for build in args.build:
+    stages = [(b, False) for b in args.build] + [(b, True) for b in args.fuzz]
+    for build, fuzz in stages:
         label = os.path.basename(os.path.normpath(build))
         logdir = os.path.join(build, "testlogs")
         os.makedirs(logdir, exist_ok=True)
-        tests = list(unit_tests(build)) + list(script_tests(build, args.kinds.split(",")))
+        if fuzz:
+            tests = list(fuzz_tests(build))
+        else:
+            tests = list(unit_tests(build)) + list(script_tests(build, args.kinds.split(",")))
         if args.filter:
             tests = [t for t in tests if args.filter in t["name"]]
         print(f"== {label}: {len(tests)} test programs", flush=True)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        jobs = args.fuzz_jobs if fuzz else args.jobs
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             futs = [pool.submit(run_one, t, label, logdir) for t in tests]
             for fut in concurrent.futures.as_completed(futs):
                 t, p, f, names, out, took = fut.result()
