@@ -2,10 +2,13 @@
 
 Each Daemon lives in its own temporary folder with its own free loopback
 ports, so tests run in parallel. SEALGATE_BIN names the binary under test
-(the plain or the sanitizer build); tests/run.py sets it.
+(the plain or the sanitizer build); tests/run.py sets it. SEALGATE_WRAPPER,
+when set, is a command put in front of `sealgate serve` (valgrind, strace);
+SEALGATE_TIMEOUT_SCALE multiplies the start and stop timeouts for it.
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -16,6 +19,8 @@ import time
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SEALGATE_BIN", os.path.join(SRC, "build", "sealgate"))
+WRAPPER = shlex.split(os.environ.get("SEALGATE_WRAPPER", ""))
+TIMEOUT_SCALE = float(os.environ.get("SEALGATE_TIMEOUT_SCALE", "1"))
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: AddressSanitizer")
 
@@ -110,14 +115,14 @@ class Daemon:
     def start(self, wait=True):
         self.log_mark = len(self.log_text())
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
+        self.proc = subprocess.Popen(WRAPPER + [BIN, "-c", self.conf, "serve"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready()
         return self
 
     def wait_ready(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log_text()}")
@@ -134,7 +139,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout * TIMEOUT_SCALE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
