@@ -665,11 +665,19 @@ static int
 conf_set_text(struct conf *c, const struct conf_key *k, const char *v, const char **err)
 {
 	char **f = conf_field(c, k);
-	size_t len = strlen(v);
+	size_t len = strlen(v), i;
 
 	if (len < k->min || len > k->max) {
 		*err = len == 0 ? "must not be empty" : "too long";
 		return -1;
+	}
+	/* A CR inside public_url would reach mail and HTTP headers, and the
+	 * trimming of a reload would change the value (found by fuzz_conf). */
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			*err = "control characters are not allowed";
+			return -1;
+		}
 	}
 	if (k->type == CONF_T_HOSTNAME && len > 0 && !conf_valid_hostname(v)) {
 		struct in6_addr a6;

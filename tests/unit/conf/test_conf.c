@@ -394,6 +394,25 @@ test_load_text_matches_file(void **state)
 	conf_free(&c);
 }
 
+/* Found by fuzz_conf: a CR inside a text value survived the load, came out
+ * of check-config, and loaded back as a different value. */
+static void
+test_control_characters_in_text_values(void **state)
+{
+	static const char url[] = "[portal]\npublic_url= http://ws\r\r/\r\n";
+	static const char user[] = "[gateway]\nuser = a\x01b\n";
+	char *err = NULL;
+
+	(void)state;
+	assert_null(conf_load_text("t", url, sizeof url - 1, &err));
+	assert_string_equal(err, "t:2: [portal] public_url: control characters are not allowed: "
+	    "\"http://ws\r\r/\"");
+	free(err);
+	assert_null(conf_load_text("t", user, sizeof user - 1, &err));
+	assert_non_null(strstr(err, "control characters"));
+	free(err);
+}
+
 int
 main(void)
 {
@@ -417,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_net_match),
 		cmocka_unit_test(test_print_round_trips),
 		cmocka_unit_test(test_load_text_matches_file),
+		cmocka_unit_test(test_control_characters_in_text_values),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
