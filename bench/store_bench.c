@@ -151,20 +151,28 @@ measure_crypto(double secs, double *mb_per_s, double *seal_us, double *open_us)
 
 /* ---- appends ---- */
 
+/*
+ * A row alternates slices: producers append for a while, then the gate
+ * closes, in-flight appends finish, and the disk's fsync rate is measured
+ * with nothing else writing; then again. Both rates are sampled through
+ * the same minutes, so a shared disk's drift hits them alike.
+ */
 struct run {
 	struct store		*st;
 	struct store_account	 acct;
 	uint64_t		 inbox;
 	size_t			 size;
-	double			 deadline;
 	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	bool			 open, done;
+	int			 inflight;
 	unsigned long		 commits;
 };
 
 struct producer {
 	struct run	*r;
 	unsigned long	 appends, fails;
-	double		 crypto_s, busy_s;
+	double		 crypto_s;
 };
 
 struct append_arg {
@@ -187,6 +195,31 @@ append_op(struct store_txn *t, void *arg)
 	return store_msg_append(t, &m);
 }
 
+/* Wait for the gate; false when the row is over. */
+static bool
+gate_pass(struct run *r)
+{
+	bool go;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->open && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	go = !r->done;
+	if (go)
+		r->inflight++;
+	pthread_mutex_unlock(&r->mu);
+	return go;
+}
+
+static void
+gate_leave(struct run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	if (--r->inflight == 0)
+		pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void *
 producer_main(void *arg)
 {
@@ -196,24 +229,24 @@ producer_main(void *arg)
 	uint8_t sealed[SEC_SEALED_KEY_BYTES];
 	struct sec_buf mct = { NULL, 0, 0 }, sct = { NULL, 0, 0 };
 	struct append_arg a = { &mct, &sct, sealed, r->acct.id, r->inbox, r->size };
-	double t0, t1, start = now_s();
+	double t0;
 
 	sec_random(text, r->size);
 	sec_random(sum, sizeof sum);
-	while ((t0 = now_s()) < r->deadline) {
+	while (gate_pass(r)) {
+		t0 = now_s();
 		mct.len = sct.len = 0;
 		sec_content_key_new(key);
 		sec_encrypt(key, text, r->size, &mct);
 		sec_encrypt(key, sum, sizeof sum, &sct);
 		sec_seal_key(key, r->acct.pk, sealed);
-		t1 = now_s();
-		p->crypto_s += t1 - t0;
+		p->crypto_s += now_s() - t0;
 		if (store_write_wait(r->st, append_op, &a) == STORE_OK)
 			p->appends++;
 		else
 			p->fails++;
+		gate_leave(r);
 	}
-	p->busy_s = now_s() - start;
 	sec_wipe(key, sizeof key);
 	sec_buf_free(&mct);
 	sec_buf_free(&sct);
@@ -272,43 +305,87 @@ run_store(const char *dir, struct run *r)
 }
 
 struct result {
-	double		appends_per_s, commits_per_s, crypto_share;
+	double		appends_per_s, commits_per_s, fsyncs_per_s, best_per_s, crypto_share;
 	unsigned long	appends, fails;
 };
+
+#define SLICES		6
+#define PROBE_SECS	0.3
+
+/* Open the gate for secs of appends; returns how long appends ran (until
+ * the last in-flight one finished). */
+static double
+slice_appends(struct run *r, double secs)
+{
+	double t0 = now_s();
+	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
+
+	pthread_mutex_lock(&r->mu);
+	r->open = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&r->mu);
+	r->open = false;
+	while (r->inflight > 0)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	return now_s() - t0;
+}
+
+static void
+run_slices(const struct bench *b, struct run *r, struct result *res)
+{
+	double busy = 0, fsyncs = 0, best = 0;
+	int i;
+
+	for (i = 0; i < SLICES; i++) {
+		busy += slice_appends(r, b->secs / SLICES);
+		fsyncs += measure_fsyncs(b->dir, PROBE_SECS, false);
+		best += measure_fsyncs(b->dir, PROBE_SECS, true);
+	}
+	res->fsyncs_per_s = fsyncs / SLICES;
+	res->best_per_s = best / SLICES;
+	res->appends_per_s = busy;	/* seconds, for now */
+}
 
 static struct result
 run_appends(const struct bench *b, size_t size, int producers)
 {
 	char *dir = xasprintf("%s/store-%zu-%d", b->dir, size, producers);
-	struct run r = { .size = size, .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct run r = { .size = size, .mu = PTHREAD_MUTEX_INITIALIZER,
+	    .cv = PTHREAD_COND_INITIALIZER };
 	struct producer p[PRODUCERS_MAX];
 	pthread_t th[PRODUCERS_MAX];
 	struct result res = { 0 };
-	double t0, crypto = 0, busy = 0;
+	double busy, crypto = 0;
 	int i;
 
 	rm_tree(dir);
 	r.st = run_store(dir, &r);
 	store_set_change_hook(r.st, count_commit, &r);
-	t0 = now_s();
-	r.deadline = t0 + b->secs;
 	for (i = 0; i < producers; i++) {
 		p[i] = (struct producer){ .r = &r };
 		if (pthread_create(&th[i], NULL, producer_main, &p[i]) != 0)
 			fatal("bench: pthread_create");
 	}
+	run_slices(b, &r, &res);
+	busy = res.appends_per_s;
+	pthread_mutex_lock(&r.mu);
+	r.done = true;
+	pthread_cond_broadcast(&r.cv);
+	pthread_mutex_unlock(&r.mu);
 	for (i = 0; i < producers; i++) {
 		pthread_join(th[i], NULL);
 		res.appends += p[i].appends;
 		res.fails += p[i].fails;
 		crypto += p[i].crypto_s;
-		busy += p[i].busy_s;
 	}
-	t0 = now_s() - t0;
 	store_close(&r.st);	/* after the last hook */
-	res.appends_per_s = (double)res.appends / t0;
-	res.commits_per_s = (double)r.commits / t0;
-	res.crypto_share = busy > 0 ? crypto / busy : 0;
+	res.appends_per_s = (double)res.appends / busy;
+	res.commits_per_s = (double)r.commits / busy;
+	res.crypto_share = crypto / (busy * producers);
 	rm_tree(dir);
 	free(dir);
 	return res;
@@ -317,28 +394,26 @@ run_appends(const struct bench *b, size_t size, int producers)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_store -d DIR [-t SECONDS]\n");
+	fprintf(stderr, "usage: bench_store -d DIR [-t SECONDS] [-p PRODUCERS]\n"
+	    "  -p N  also run 4 KiB with N producers (1..%d; not part of acceptance)\n",
+	    PRODUCERS_MAX);
 	exit(2);
 }
 
-/* One row: the appends, between two measures of the disk's fsync rate
- * (a shared disk drifts: the row uses their mean). Returns appends per
- * fsync. */
+/* One row. Returns appends per fsync. */
 static double
-report(const struct bench *b, size_t size, int producers, double *appends_per_s)
+report(const struct bench *b, size_t size, int producers, double *vs_best)
 {
-	double before = measure_fsyncs(b->dir, 1, false);
 	struct result r = run_appends(b, size, producers);
-	double fsyncs = (before + measure_fsyncs(b->dir, 1, false)) / 2;
-	double per_fsync = r.appends_per_s / fsyncs;
+	double per_fsync = r.appends_per_s / r.fsyncs_per_s;
 
 	printf("%6zu KiB  %9d  %10.0f  %7.1f  %9.0f  %14.1f  %8.0f  %13.2f  %6.1f%%%s\n",
 	    size / 1024, producers, r.appends_per_s, r.appends_per_s * (double)size / (1 << 20),
 	    r.commits_per_s, r.commits_per_s > 0 ? r.appends_per_s / r.commits_per_s : 0,
-	    fsyncs, per_fsync, r.crypto_share * 100, r.fails > 0 ? "  (failures!)" : "");
+	    r.fsyncs_per_s, per_fsync, r.crypto_share * 100, r.fails > 0 ? "  (failures!)" : "");
 	fflush(stdout);
-	if (appends_per_s != NULL)
-		*appends_per_s = r.appends_per_s;
+	if (vs_best != NULL)
+		*vs_best = r.appends_per_s / r.best_per_s;
 	return per_fsync;
 }
 
@@ -346,13 +421,17 @@ int
 main(int argc, char **argv)
 {
 	struct bench b = { .dir = NULL, .secs = 3 };
+	int extra = 0;
 	double mbps, seal_us, open_us, best, aps = 0, ratio = 0;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:t:")) != -1) {
+	while ((c = getopt(argc, argv, "d:t:p:")) != -1) {
 		if (c == 'd')
 			b.dir = optarg;
 		else if (c == 't' && (b.secs = strtod(optarg, NULL)) > 0)
+			continue;
+		else if (c == 'p' && (extra = (int)strtol(optarg, NULL, 10)) > 0 &&
+		    extra <= PRODUCERS_MAX)
 			continue;
 		else
 			usage();
@@ -368,7 +447,7 @@ main(int argc, char **argv)
 	printf("bench/store: %s, %.0f s per run, %ld cores\n", b.dir, b.secs,
 	    sysconf(_SC_NPROCESSORS_ONLN));
 	printf("disk:   %.0f fsyncs/s (4 KiB write + fdatasync, appending, same directory;\n"
-	    "        each row uses the mean of a measure just before and just after it);\n"
+	    "        each row measures it again between its append slices);\n"
 	    "        %.0f fsyncs/s overwriting a preallocated file (best case)\n",
 	    b.fsyncs_per_s, best);
 	printf("crypto: %.0f MiB/s XChaCha20-Poly1305 secretstream, one core (sec_encrypt, "
@@ -381,12 +460,14 @@ main(int argc, char **argv)
 	ratio = report(&b, 4096, 16, &aps);
 	report(&b, 100 * 1024, 1, NULL);
 	report(&b, 100 * 1024, 16, NULL);
+	if (extra > 0)
+		report(&b, 4096, extra, NULL);
 	printf("\nappends/fsync: appends/s over the disk's fsyncs/s (the 1-producer rows show\n"
 	    "what one commit costs: an LMDB commit syncs twice, the data with fdatasync and\n"
 	    "the meta page written O_DSYNC). 16 producers can share a commit at most 16 ways.\n"
 	    "crypto: the share of producer time spent sealing (the rest waits for commits).\n");
 	printf("\nacceptance: 16 producers, 4 KiB: %.2f appends per fsync (need >= %.0f): %s\n"
-	    "            (%.2f against the best-case overwrite rate)\n", ratio, ACCEPT_RATIO,
-	    ratio >= ACCEPT_RATIO ? "PASS" : "FAIL", aps / best);
+	    "            (%.2f against the best-case overwrite rate, also sampled between "
+	    "slices)\n", ratio, ACCEPT_RATIO, ratio >= ACCEPT_RATIO ? "PASS" : "FAIL", aps);
 	return ratio >= ACCEPT_RATIO ? 0 : 1;
 }
