@@ -28,10 +28,12 @@ gw_admin_invite_mail(const struct conf *conf, struct store *st, const char *addr
 	gchar *tdir = dir != NULL ? g_build_filename(dir, "templates", NULL) : NULL;
 	struct smtp_templates *tpl = smtp_templates_load(tdir);
 	char *sender = xasprintf("postmaster@%s", conf->gateway.hostname);
+	/* No person sent this one: the service signs it. */
+	char *name = xasprintf("Secure mail (%s)", conf->gateway.hostname);
 	struct smtp_mail_info mi = {
 		.hostname = conf->gateway.hostname, .public_url = conf->portal.public_url,
-		.sender = sender, .recipient = address, .token = token, .expiry = expiry,
-		.now = sg_now(),
+		.sender = sender, .sender_name = name, .recipient = address, .token = token,
+		.expiry = expiry, .now = sg_now(),
 	};
 	struct smtp_qrcpt qr = { .addr = (char *)address };
 	struct smtp_qmsg q = {
@@ -48,6 +50,7 @@ gw_admin_invite_mail(const struct conf *conf, struct store *st, const char *addr
 	sec_buf_wipe(&pt);
 	sec_buf_wipe(&mail);
 	smtp_templates_free(&tpl);
+	free(name);
 	free(sender);
 	g_free(tdir);
 	g_free(dir);
