@@ -117,7 +117,8 @@ gw_invite_prepare(const struct conf *conf, struct store *st, const char *address
 	if (rc != STORE_OK)
 		return gw_admin_fail(address, rc);
 	if (a.state != STORE_ACCT_INVITED) {
-		fprintf(stderr, "sealgate: %s is %s: %s\n", a.address, store_acct_state_str(a.state),
+		fprintf(stderr, "sealgate: %s is %s: %s\n", a.address,
+		    store_acct_state_str(a.state),
 		    a.state == STORE_ACCT_ACTIVE ? "it has a password already; `sealgate user "
 		    "reset` gives it a new link" : "`sealgate user enable` it first");
 		return GW_EXIT_USAGE;
@@ -199,7 +200,8 @@ gw_cmd_invite(const struct conf *conf, int argc, char **argv)
 		o.ct = ct;
 		rc = store_write_wait(st, gw_invite_op, &o);
 		if (rc == STORE_OK) {
-			store_audit(st, o.again ? "reinvited" : "invited", inv->address, "", "admin");
+			store_audit(st, o.again ? "reinvited" : "invited", inv->address, "",
+			    "admin");
 			gw_invite_print(conf, &o, json);
 		} else if (rc == STORE_EXISTS) {
 			fprintf(stderr, "sealgate: %s: invited meanwhile; run the command again\n",

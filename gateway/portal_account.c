@@ -132,8 +132,8 @@ portal_pw_account_active(struct portal_pw_job *w)
 	if (rc == STORE_OK && a.state == STORE_ACCT_ACTIVE && a.has_password)
 		return true;
 	k = sec_sk_new();
-	sec_wrap_password(k, cur->value, cur->len, (enum sec_kdf)w->j.ctx->conf->policy.password_kdf,
-	    &blob, &blob_len);
+	sec_wrap_password(k, cur->value, cur->len,
+	    (enum sec_kdf)w->j.ctx->conf->policy.password_kdf, &blob, &blob_len);
 	free(blob);
 	sec_sk_unref(&k);
 	return false;

@@ -342,7 +342,8 @@ portal_api_enroll(struct portal *p, struct evhttp_request *req)
 	 * CORS preflight, which this portal never grants. */
 	if (!portal_content_type_is(req, "application/json")) {
 		portal_body_wipe(req);
-		portal_reply_json_error(req, 415, "Unsupported Media Type", "unsupported_media_type");
+		portal_reply_json_error(req, 415, "Unsupported Media Type",
+		    "unsupported_media_type");
 		return;
 	}
 	if (!portal_enroll_body(req, true, f) || f[ENROLL_TOKEN].value == NULL ||

@@ -128,7 +128,9 @@ portal_form_decode(const char *s, size_t len, struct portal_val *v)
 
 			if (i + 2 >= len)
 				return -1;
-			if ((hi = portal_hexval(s[i + 1])) < 0 || (lo = portal_hexval(s[i + 2])) < 0)
+			hi = portal_hexval(s[i + 1]);
+			lo = portal_hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
 				return -1;
 			portal_val_put(v, (char)(hi * 16 + lo));
 			i += 2;
