@@ -40,6 +40,7 @@ struct gw_proxy_wait {
 	socklen_t		 peerlen;
 	uint8_t			 buf[GW_PROXY_MAX];
 	size_t			 have, need;
+	uint64_t		 deadline_ms;	/* for the whole header, not per read */
 	struct gw_proxy_wait	*next, *prev;
 };
 
@@ -201,7 +202,7 @@ gw_proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 	char via[INET6_ADDRSTRLEN];
 	ssize_t n;
 
-	if (what & EV_TIMEOUT)
+	if ((what & EV_TIMEOUT) || sg_mono_ms() > w->deadline_ms)
 		why = "timeout";
 	else if ((n = recv(fd, w->buf + w->have, w->need, 0)) == 0)
 		why = "eof";
@@ -242,6 +243,7 @@ gw_proxy_wait_new(struct gw_listener *l, int fd, const struct sockaddr *sa, sock
 	memcpy(&w->peer, sa, salen);
 	w->peerlen = salen;
 	w->need = GW_PROXY_V1_MIN;	/* no header is shorter */
+	w->deadline_ms = sg_mono_ms() + GW_PROXY_TIMEOUT * 1000;
 	evutil_make_socket_nonblocking(fd);
 	w->ev = event_new(l->ctx->base, fd, EV_READ | EV_PERSIST, gw_proxy_read_cb, w);
 	if (w->ev == NULL || event_add(w->ev, &tv) != 0)

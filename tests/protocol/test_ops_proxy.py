@@ -154,6 +154,16 @@ def no_header_or_a_bad_one_is_closed():
 
 
 @test
+def a_header_that_never_comes_times_out():
+    s = connect(D.imaps_port)
+    s.sendall(b"PROXY TCP4 203.0.113.7")        # and then nothing
+    t0 = time.monotonic()
+    assert closed_without_a_word(s, timeout=20)
+    assert 9 <= time.monotonic() - t0 <= 15
+    assert "reason=proxy_timeout" in D.log_text()
+
+
+@test
 def per_address_limit_counts_the_client_not_the_balancer():
     # max_connections_per_ip = 3: four clients behind the one balancer all
     # get in; a fourth connection from one client does not.
