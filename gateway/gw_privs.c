@@ -28,11 +28,9 @@
 #define GW_PRIVS_GROUPS_MAX	64
 #define GW_PRIVS_DEPTH_MAX	16	/* data_dir is shallow: store/, tls/, outbox/ */
 
-/* Test harnesses that run everything as root set this; never a deployment.
- * XXX(issue 7): tests/run.py's SEALGATE_BUILD is honoured the same way until
- * tests/lib/sgtest.py sets SEALGATE_ALLOW_ROOT itself; then drop it. */
+/* The test harness and the Quick start (loopback ports, a developer's
+ * machine) set this to run as root on purpose; a deployment never should. */
 #define GW_PRIVS_ALLOW_ROOT_ENV	"SEALGATE_ALLOW_ROOT"
-#define GW_PRIVS_TEST_RUNNER_ENV	"SEALGATE_BUILD"
 
 static int
 gw_privs_lookup(const char *user, struct gw_privs *p, char **err_out)
@@ -66,10 +64,8 @@ gw_privs_prepare(const struct conf *conf, struct gw_privs *p, char **err_out)
 	if (user[0] == '\0') {
 		if (geteuid() != 0)
 			return 0;
-		if ((allow != NULL && strcmp(allow, "1") == 0) ||
-		    getenv(GW_PRIVS_TEST_RUNNER_ENV) != NULL) {
-			log_warn("core", "event=running_as_root reason=%s", allow != NULL ?
-			    GW_PRIVS_ALLOW_ROOT_ENV : GW_PRIVS_TEST_RUNNER_ENV);
+		if (allow != NULL && strcmp(allow, "1") == 0) {
+			log_warn("core", "event=running_as_root reason=" GW_PRIVS_ALLOW_ROOT_ENV);
 			return 0;
 		}
 		*err_out = xasprintf("refusing to run as root without [gateway] user "
