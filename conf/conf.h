@@ -90,6 +90,7 @@ struct conf {
 		struct conf_addr_list	listen;
 		struct conf_addr_list	listen_tls;
 		int64_t			keepalive;	/* seconds between IDLE keepalives */
+		int64_t			autologout;	/* seconds idle outside IDLE */
 		bool			proxy_protocol;
 	} imap;
 

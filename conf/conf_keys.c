@@ -69,6 +69,8 @@ const struct conf_key conf_keys[] = {
 	  "implicit-TLS port; empty: off" },
 	{ "imap", "keepalive", CONF_T_DURATION, OFF(imap.keepalive), "2m", 1, 29 * 60, NULL,
 	  "interval of untagged OK keepalives during IDLE" },
+	{ "imap", "autologout", CONF_T_DURATION, OFF(imap.autologout), "30m", 1, DAY, NULL,
+	  "log out a logged-in session idle this long outside IDLE (RFC 3501 asks for 30m+)" },
 	{ "imap", "proxy_protocol", CONF_T_BOOL, OFF(imap.proxy_protocol), "no", 0, 0, NULL,
 	  "expect a PROXY v1/v2 header from [limits] proxy_networks" },
 

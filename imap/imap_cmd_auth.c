@@ -71,7 +71,7 @@ imap_login_done(void *arg, struct gw_auth_result *res)
 		s->account = res->account;
 		s->sk = res->sk;
 		res->sk = NULL;
-		s->keyring = sec_keyring_new();
+		s->acct = imap_acct_get(s->server, s->account.id);
 		imap_set_state(s, IMAP_ST_AUTH);
 		imap_session_limits(s);
 		log_info("imap", "session=%08x event=login account=%llu", gw_conn_id(s->conn),

@@ -262,7 +262,7 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 	if (a->changedsince_set)
 		s->condstore = true;
 	op->env = (struct imap_fetch_env){ .store = s->ctx->store, .account_id = s->account.id,
-		.mailbox_id = s->view->mbox.id, .sk = sec_sk_ref(s->sk), .keyring = s->keyring,
+		.mailbox_id = s->view->mbox.id, .sk = sec_sk_ref(s->sk), .acct = s->acct,
 		.args = a, .modseq = a->changedsince_set };
 	op->batch = imap_fetch_heavy(a) ? 8 : IMAP_FETCH_BATCH;
 	op->nbatches = (op->n + op->batch - 1) / op->batch;

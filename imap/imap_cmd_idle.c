@@ -33,6 +33,7 @@ imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
 
 	(void)cmd;
 	s->busy = IMAP_BUSY_IDLE;
+	imap_session_timeout(s);
 	imap_printf(s, "+ idling\r\n");
 	imap_sync(s, true);
 	if (s->idle_timer == NULL)
@@ -45,6 +46,7 @@ imap_idle_end(struct imap_session *s, bool done)
 {
 	evtimer_del(s->idle_timer);
 	s->busy = IMAP_BUSY_NONE;
+	imap_session_timeout(s);
 	if (done)
 		imap_done(s, "OK", "IDLE terminated");
 	else

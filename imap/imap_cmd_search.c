@@ -481,7 +481,7 @@ imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	op->account_id = s->account.id;
 	op->mailbox_id = v->mbox.id;
 	op->sk = sec_sk_ref(s->sk);
-	op->keyring = s->keyring;
+	op->keyring = imap_acct_keyring(s->acct);
 	op->n = v->n;
 	op->uids = xcalloc(op->n + 1, sizeof *op->uids);
 	if (op->n > 0)

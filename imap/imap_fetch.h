@@ -21,7 +21,7 @@ struct imap_fetch_env {
 	uint64_t		 account_id;
 	uint64_t		 mailbox_id;
 	struct sec_sk		*sk;		/* a reference */
-	struct sec_keyring	*keyring;	/* thread-safe; the session's */
+	struct imap_acct	*acct;		/* keys and listing cache; thread-safe */
 	const struct imap_args_fetch *args;	/* the command outlives the batches */
 	bool			 modseq;	/* include MODSEQ (CONDSTORE) */
 	bool			 flags_forced;	/* \Seen changed: include FLAGS */

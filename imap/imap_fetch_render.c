@@ -1,7 +1,8 @@
 /*
  * imap_fetch_render.c: one FETCH batch, on a worker thread. Listing
  * attributes (ENVELOPE, BODYSTRUCTURE, header fields) come from the
- * encrypted summary; body sections are byte ranges of the decrypted
+ * account's listing cache (imap_acct.c), else from the encrypted summary,
+ * which then fills the cache; body sections are byte ranges of the decrypted
  * message (only the chunks up to the last byte needed are decrypted).
  * Every byte served is a slice of the stored message.
  */
@@ -20,6 +21,7 @@ struct imap_fmsg {
 	uint8_t			 key[SEC_KEY_BYTES];
 	bool			 have_key;
 	struct mime_summary	*sum;
+	const struct imap_lentry *le;		/* cached listing data, borrowed */
 	struct sec_buf		 pt;		/* plaintext [0, pt.len) */
 	bool			 have_pt;
 };
@@ -47,7 +49,7 @@ imap_fmsg_key(struct store_txn *t, const struct imap_fetch_env *env, struct imap
 
 	if (fm->have_key)
 		return STORE_OK;
-	if (sec_keyring_get(env->keyring, fm->m.blob_id, fm->key)) {
+	if (sec_keyring_get(imap_acct_keyring(env->acct), fm->m.blob_id, fm->key)) {
 		fm->have_key = true;
 		return STORE_OK;
 	}
@@ -56,7 +58,7 @@ imap_fmsg_key(struct store_txn *t, const struct imap_fetch_env *env, struct imap
 		return rc;
 	if (sec_open_key(sealed, sizeof sealed, env->sk, fm->key) != 0)
 		return STORE_CORRUPT;
-	sec_keyring_put(env->keyring, fm->m.blob_id, fm->key);
+	sec_keyring_put(imap_acct_keyring(env->acct), fm->m.blob_id, fm->key);
 	fm->have_key = true;
 	return STORE_OK;
 }
@@ -80,6 +82,60 @@ imap_fmsg_summary(struct store_txn *t, const struct imap_fetch_env *env, struct 
 		rc = STORE_CORRUPT;
 	sec_buf_wipe(&pt);
 	return rc;
+}
+
+/* What a listing needs (ENVELOPE, BODYSTRUCTURE, BODY, the header block):
+ * from the account's cache, else from the summary, which fills the cache. */
+static enum store_rc
+imap_fmsg_listing(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm)
+{
+	enum store_rc rc;
+
+	if (fm->le != NULL || fm->sum != NULL)
+		return STORE_OK;
+	if ((fm->le = imap_acct_lookup(env->acct, fm->m.blob_id)) != NULL)
+		return STORE_OK;
+	if ((rc = imap_fmsg_summary(t, env, fm)) != STORE_OK)
+		return rc;
+	fm->le = imap_acct_insert(env->acct, fm->m.blob_id, fm->sum);
+	return STORE_OK;
+}
+
+static const char *
+imap_fmsg_field(const struct imap_fmsg *fm, enum imap_lfield f, size_t *len)
+{
+	if (fm->le != NULL)
+		return imap_lentry_field(fm->le, f, len);
+	switch (f) {
+	case IMAP_LF_ENVELOPE:
+		return mime_summary_envelope(fm->sum, len);
+	case IMAP_LF_BODYSTRUCTURE:
+		return mime_summary_bodystructure(fm->sum, len);
+	default:
+		return mime_summary_body(fm->sum, len);
+	}
+}
+
+/* The cached or summarized copy of the header block, when it holds all of
+ * [0, want); NULL otherwise. */
+static const char *
+imap_fmsg_header(const struct imap_fmsg *fm, uint64_t want)
+{
+	bool complete;
+	size_t hlen;
+	const char *h;
+
+	if (fm->le != NULL) {
+		h = imap_lentry_field(fm->le, IMAP_LF_HEADER, &hlen);
+		if (want <= hlen)
+			return h;
+	}
+	if (fm->sum != NULL) {
+		h = mime_summary_header(fm->sum, &hlen, &complete);
+		if (want <= hlen)
+			return h;
+	}
+	return NULL;
 }
 
 /* The message's plaintext up to at least `end` bytes. */
@@ -108,6 +164,7 @@ static void
 imap_fmsg_clear(struct imap_fmsg *fm)
 {
 	mime_summary_free(&fm->sum);
+	fm->le = NULL;
 	sec_buf_wipe(&fm->pt);
 	sec_wipe(fm->key, sizeof fm->key);
 	memset(fm, 0, sizeof *fm);
@@ -187,6 +244,20 @@ imap_section_range(struct store_txn *t, const struct imap_fetch_env *env, struct
 		*r = (struct mime_range){ 0, fm->m.size };
 		return STORE_OK;
 	}
+	if (is->nparts == 0 && is->text != IMAP_SECTION_MIME) {
+		/* HEADER, HEADER.FIELDS[.NOT], TEXT of the message itself: the
+		 * header size is all it takes. */
+		bool complete;
+		uint64_t hs;
+
+		if ((rc = imap_fmsg_listing(t, env, fm)) != STORE_OK)
+			return rc;
+		hs = fm->le != NULL ? imap_lentry_header_size(fm->le, &complete) :
+		    mime_summary_header_size(fm->sum);
+		*r = is->text == IMAP_SECTION_TEXT ? (struct mime_range){ hs, fm->m.size - hs } :
+		    (struct mime_range){ 0, hs };
+		return STORE_OK;
+	}
 	if ((rc = imap_fmsg_summary(t, env, fm)) != STORE_OK)
 		return rc;
 	if (is->nparts > MIME_SECTION_PATH_MAX) {
@@ -210,16 +281,8 @@ imap_section_bytes(struct store_txn *t, const struct imap_fetch_env *env, struct
 {
 	enum store_rc rc;
 
-	if (fm->sum != NULL && r->off == 0) {
-		bool complete;
-		size_t hlen;
-		const char *h = mime_summary_header(fm->sum, &hlen, &complete);
-
-		if (r->len <= hlen) {
-			*p = h;
-			return STORE_OK;
-		}
-	}
+	if (r->off == 0 && (*p = imap_fmsg_header(fm, r->len)) != NULL)
+		return STORE_OK;
 	if ((rc = imap_fmsg_plain(t, env, fm, r->off + r->len)) != STORE_OK)
 		return rc;
 	if (r->off + r->len > fm->pt.len)
@@ -313,17 +376,17 @@ imap_render_summary_att(struct store_txn *t, const struct imap_fetch_env *env,
 	size_t len;
 	enum store_rc rc;
 
-	if ((rc = imap_fmsg_summary(t, env, fm)) != STORE_OK)
+	if ((rc = imap_fmsg_listing(t, env, fm)) != STORE_OK)
 		return rc;
 	if (a->type == IMAP_FATT_ENVELOPE) {
-		p = mime_summary_envelope(fm->sum, &len);
-		evbuffer_add_printf(b, " ENVELOPE ");
+		p = imap_fmsg_field(fm, IMAP_LF_ENVELOPE, &len);
+		evbuffer_add(b, " ENVELOPE ", 10);
 	} else if (a->type == IMAP_FATT_BODYSTRUCTURE) {
-		p = mime_summary_bodystructure(fm->sum, &len);
-		evbuffer_add_printf(b, " BODYSTRUCTURE ");
+		p = imap_fmsg_field(fm, IMAP_LF_BODYSTRUCTURE, &len);
+		evbuffer_add(b, " BODYSTRUCTURE ", 15);
 	} else {
-		p = mime_summary_body(fm->sum, &len);
-		evbuffer_add_printf(b, " BODY ");
+		p = imap_fmsg_field(fm, IMAP_LF_BODY, &len);
+		evbuffer_add(b, " BODY ", 6);
 	}
 	evbuffer_add(b, p, len);
 	return STORE_OK;
@@ -413,9 +476,61 @@ imap_render_msg(struct store_txn *t, const struct imap_fetch_env *env, struct im
 	return STORE_OK;
 }
 
+/*
+ * The connection hands its output to TLS chain by chain, one record per
+ * chain (bufferevent_openssl), and a listing renders a few hundred bytes a
+ * message: gather small responses into large chains so that records are
+ * full, instead of one 500-byte record (and one read for the client) per
+ * message. Large responses (bodies) keep their own chains.
+ */
+#define IMAP_GATHER_CHUNK	(64u * 1024)
+
+struct imap_gather {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+imap_gather_release(const void *data, size_t len, void *extra)
+{
+	(void)len;
+	(void)extra;
+	free((void *)(uintptr_t)data);
+}
+
+static void
+imap_gather_flush(struct imap_gather *g, struct evbuffer *out)
+{
+	if (g->len > 0 && evbuffer_add_reference(out, g->p, g->len, imap_gather_release,
+	    NULL) == 0)
+		g->p = NULL;
+	free(g->p);
+	*g = (struct imap_gather){ 0 };
+}
+
+static void
+imap_gather_take(struct imap_gather *g, struct evbuffer *one, struct evbuffer *out)
+{
+	size_t n = evbuffer_get_length(one);
+
+	if (n > IMAP_GATHER_CHUNK / 4) {
+		imap_gather_flush(g, out);
+		evbuffer_add_buffer(out, one);
+		return;
+	}
+	if (g->len + n > g->cap) {
+		imap_gather_flush(g, out);
+		g->cap = IMAP_GATHER_CHUNK;
+		g->p = xmalloc(g->cap);
+	}
+	evbuffer_remove(one, g->p + g->len, n);	/* bounds: len + n <= cap */
+	g->len += n;
+}
+
 void
 imap_fetch_render(struct imap_fetch_batch *bt)
 {
+	struct imap_gather g = { 0 };
 	const struct imap_fetch_env *env = bt->env;
 	struct store_keywords *kw = xcalloc(1, sizeof *kw);
 	struct evbuffer *one = evbuffer_new();
@@ -437,7 +552,7 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 		if (rc == STORE_OK)
 			rc = imap_render_msg(t, env, &fm, bt->seqs[i], kw, one);
 		if (rc == STORE_OK)
-			evbuffer_add_buffer(bt->out, one);
+			imap_gather_take(&g, one, bt->out);
 		else {
 			evbuffer_drain(one, evbuffer_get_length(one));
 			log_error("imap", "event=fetch_failed uid=%u error=%s", bt->uids[i],
@@ -447,6 +562,7 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 		imap_fmsg_clear(&fm);
 	}
 out:
+	imap_gather_flush(&g, bt->out);
 	store_read_end(&t);
 	evbuffer_free(one);
 	free(kw);

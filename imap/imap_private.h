@@ -21,9 +21,10 @@ struct gw_conn;
 struct gw_auth_req;
 struct sec_sk;
 struct sec_keyring;
+struct mime_summary;
+struct imap_acct;
 
-#define IMAP_TIMEOUT_PREAUTH	60		/* seconds before login */
-#define IMAP_TIMEOUT_AUTH	(30 * 60)	/* RFC 3501 5.4: at least 30 minutes */
+#define IMAP_TIMEOUT_PREAUTH	60		/* seconds before login; after: [imap] autologout */
 #define IMAP_READ_SLACK		(64 * 1024)	/* read watermark above the line limit */
 #define IMAP_AUTH_MAX		4096		/* decoded SASL PLAIN message */
 #define IMAP_NAME_MAX		(STORE_MBOX_NAME_MAX * 4 + 16)	/* a name on the wire */
@@ -80,7 +81,7 @@ struct imap_session {
 	/* after login */
 	struct store_account	 account;
 	struct sec_sk		*sk;
-	struct sec_keyring	*keyring;
+	struct imap_acct	*acct;		/* shared with the account's sessions */
 	struct gw_auth_req	*auth;
 	bool			 condstore;	/* CONDSTORE enabled or used */
 	bool			 utf8;		/* UTF8=ACCEPT enabled */
@@ -108,6 +109,7 @@ struct imap_server {
 	struct gw_ctx		*ctx;
 	struct imap_session	*sessions;
 	unsigned		 nsessions;
+	struct imap_acct	*accts;		/* accounts with sessions */
 };
 
 /* ---- imap_session.c ---- */
@@ -132,6 +134,33 @@ void imap_write(struct imap_session *s, const void *p, size_t n);
  * EXPUNGE. */
 void imap_sync(struct imap_session *s, bool allow_expunge);
 const char *imap_capabilities(const struct imap_session *s);
+
+/* ---- imap_acct.c: what an account's sessions share ---- */
+enum imap_lfield {
+	IMAP_LF_ENVELOPE,
+	IMAP_LF_BODYSTRUCTURE,
+	IMAP_LF_BODY,
+	IMAP_LF_HEADER,		/* the top-level header block; empty if too large */
+	IMAP_LF_COUNT
+};
+struct imap_lentry;
+/* Loop thread: a reference to the account's shared state (made on first
+ * use), and its release (wiped with the last reference). */
+struct imap_acct *imap_acct_get(struct imap_server *srv, uint64_t account_id);
+void imap_acct_put(struct imap_acct **a);
+/* Any thread: the account's opened content keys. */
+struct sec_keyring *imap_acct_keyring(const struct imap_acct *a);
+/* Any thread: the cached listing data of a blob, or NULL; insert copies it
+ * from a decrypted summary (NULL when the account's budget is spent).
+ * Entries are borrowed until the account state is freed. */
+const struct imap_lentry *imap_acct_lookup(struct imap_acct *a, uint64_t blob_id);
+const struct imap_lentry *imap_acct_insert(struct imap_acct *a, uint64_t blob_id,
+    const struct mime_summary *sum);
+const char *imap_lentry_field(const struct imap_lentry *e, enum imap_lfield f,
+    size_t *len_out);
+/* BODY[HEADER] size; *complete_out: the IMAP_LF_HEADER copy is all of it. */
+uint64_t imap_lentry_header_size(const struct imap_lentry *e, bool *complete_out);
+uint64_t imap_lentry_size(const struct imap_lentry *e);
 
 /* ---- imap_out.c: response syntax ---- */
 /* Appends a string as an atom, a quoted string or a literal. */
@@ -176,6 +205,9 @@ imap_cmd_fn imap_cmd_append_done;
 bool imap_auth_input(struct imap_session *s);
 /* Parser limits, read watermark and timeout for the current state. */
 void imap_session_limits(struct imap_session *s);
+/* The read timeout for the current state: pre-auth, autologout, or none
+ * while idling (keepalives run; a vanished peer fails on write). */
+void imap_session_timeout(struct imap_session *s);
 /* Output drained below the low watermark: a long FETCH may go on. */
 void imap_fetch_drained(struct imap_session *s);
 /* The session closed: a FETCH waiting for the client ends now. */

@@ -262,7 +262,7 @@ imap_session_free(struct imap_session *s)
 	imap_parser_free(&s->parser);
 	imap_view_free(&s->view);
 	sec_sk_unref(&s->sk);
-	sec_keyring_free(&s->keyring);
+	imap_acct_put(&s->acct);
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
 	free(s);
@@ -470,7 +470,25 @@ imap_session_limits(struct imap_session *s)
 	}
 	imap_parser_set_limits(s->parser, &lim);
 	gw_conn_set_read_limit(s->conn, lim.line_max + IMAP_READ_SLACK);
-	gw_conn_set_timeout(s->conn, logged ? IMAP_TIMEOUT_AUTH : IMAP_TIMEOUT_PREAUTH);
+	imap_session_timeout(s);
+}
+
+/*
+ * RFC 3501 5.4: the autologout timer is at least 30 minutes ([imap]
+ * autologout). RFC 2177 lets a server drop IDLE after 29 minutes, but
+ * clients differ in how often they renew it (INTEROP.md): an idling session
+ * keeps its connection while the keepalives get through.
+ */
+void
+imap_session_timeout(struct imap_session *s)
+{
+	unsigned secs = IMAP_TIMEOUT_PREAUTH;
+
+	if (s->busy == IMAP_BUSY_IDLE)
+		secs = 0;
+	else if (s->state != IMAP_ST_NOTAUTH)
+		secs = (unsigned)s->ctx->conf->imap.autologout;
+	gw_conn_set_timeout(s->conn, secs);
 }
 
 void
