@@ -25,6 +25,7 @@
 #include <gmime/gmime.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/sec.h"
 #include "gateway/gw_conn.h"
@@ -74,6 +75,7 @@ struct smtp_ingest {
 	uint8_t			*dsn_ct;	/* a "delivered" DSN, or NULL */
 	size_t			 dsn_len;
 	const char		*fail;		/* the worker's failure, for the log */
+	uint64_t		 t_start, t_prepared;	/* smtp_ingest_us() marks, for the log */
 	/* the op's outputs */
 	uint64_t		 blob_id;
 	unsigned		 queued;
@@ -86,6 +88,15 @@ struct smtp_ing_about {
 	char	subject[SMTP_SUBJECT_MAX * 4 + 1];
 	bool	has_subject;
 };
+
+static uint64_t
+smtp_ingest_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void
 smtp_ingest_free(struct smtp_ingest *job)
@@ -201,9 +212,12 @@ smtp_ingest_mail(struct smtp_ingest *job, struct smtp_ing_rcpt *r,
 		.details = conf->policy.notify_subject,
 		.subject = ab->has_subject ? ab->subject : NULL,
 	};
+	/* A notice that may not name the sender comes from the null sender:
+	 * the recipient's Return-Path must not name them either. */
 	struct smtp_qmsg q = {
 		.kind = kind == SMTP_MAIL_INVITE ? SMTP_QK_INVITE : SMTP_QK_NOTICE,
-		.arrival = job->now, .from = job->from,
+		.arrival = job->now,
+		.from = kind == SMTP_MAIL_INVITE || mi.details ? job->from : (char *)"",
 	};
 	struct smtp_qrcpt qr = { .addr = r->addr };
 	struct sec_buf mail = { 0 }, pt = { 0 };
@@ -361,6 +375,7 @@ smtp_ingest_work(void *arg)
 	mime_summary_free(&sum);
 	sec_wipe(job->msg.data, job->msg.len);
 	smtp_buf_free(&job->msg);
+	job->t_prepared = smtp_ingest_us();
 	store_write(job->ctx->store, smtp_ingest_op, smtp_ingest_committed, job);
 	return;
 fail:
@@ -485,6 +500,10 @@ smtp_ingest_finish(struct smtp_ingest *job, enum store_rc rc)
 		atomic_fetch_add(&job->ctx->metrics.bytes_in, job->size);
 		log_info("smtp", "session=%08x event=accepted id=%s size=%llu rcpts=%zu queued=%u",
 		    s->id, job->id, (unsigned long long)job->size, job->nrcpts, job->queued);
+		log_debug("smtp", "session=%08x event=ingest_timing id=%s prepare_us=%llu "
+		    "commit_us=%llu", s->id, job->id,
+		    (unsigned long long)(job->t_prepared - job->t_start),
+		    (unsigned long long)(smtp_ingest_us() - job->t_prepared));
 		snprintf(reply, sizeof reply, "250 2.0.0 Ok: queued as %s", job->id);
 		if (job->queued > 0 && job->ctx->smtp != NULL && job->ctx->smtp->queue != NULL)
 			smtp_queue_poke(job->ctx->smtp->queue);
@@ -536,6 +555,7 @@ smtp_ingest_start(struct smtp_session *s)
 	memset(&tx->msg, 0, sizeof tx->msg);
 	job->size = job->msg.len;
 	job->now = sg_now();
+	job->t_start = smtp_ingest_us();
 	job->rcpts = xcalloc(tx->nrcpts, sizeof *job->rcpts);
 	job->nrcpts = tx->nrcpts;
 	for (i = 0; i < tx->nrcpts; i++) {

@@ -351,7 +351,10 @@ smtp_common_headers(struct sec_buf *out, const struct smtp_mail_info *mi, const 
 
 	smtp_mail_date(date, mi->now);
 	smtp_random_hex(id, 16);
-	smtp_hdr_mailbox(out, "From", mi->sender_name, mi->sender);
+	if (strcmp(kind, "invitation") == 0 || mi->details)
+		smtp_hdr_mailbox(out, "From", mi->sender_name, mi->sender);
+	else	/* a notice without details does not name the sender, not even here */
+		smtp_appendf(out, "From: \"Secure mail\" <noreply@%s>\r\n", mi->hostname);
 	smtp_appendf(out, "To: <%s>\r\n", mi->recipient);
 	smtp_hdr_text(out, "Subject", subject);
 	smtp_appendf(out, "Date: %s\r\nMessage-ID: <%s@%s>\r\n", date, id, mi->hostname);

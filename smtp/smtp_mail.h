@@ -2,8 +2,10 @@
  * smtp_mail.h: the mails sealgate writes itself: invitations (plain text
  * and HTML alternative, from conf/templates), notices to enrolled and to
  * still-invited recipients, and RFC 3464 delivery status notifications.
- * None of them carries message content: only the sender's name and, when
- * [policy] notify_subject allows, the subject.
+ * None of them carries message content. An invitation is from the sender
+ * (name and address); a notice names the sender and the subject only when
+ * [policy] notify_subject allows, and is otherwise from
+ * "Secure mail" <noreply@hostname>.
  *
  * Rendering is pure (no I/O) and runs on any thread; the templates are
  * loaded once at start-up and read-only afterwards.

@@ -122,8 +122,8 @@ def starttls_required_to_a_postfix_relay():
         got = relay.wait_mail("ext.test", 1, timeout=60)[0]
         assert b"/enroll/" in got
         assert re.search(rb"by relaytls\.postfix\.test \(Postfix\) with ESMTPS", got), got[:800]
-        assert re.search(r"event=delivery id=\d+ attempt=1 delivered=1 .* tls=yes",
-                         d.log_text()), d.log_text()[-2000:]
+        wait_for(lambda: re.search(r"event=delivery id=\d+ attempt=1 delivered=1 .* tls=yes",
+                                   d.log_text()), what="a delivery over TLS", log=d.log_text)
     finally:
         d.stop()
         d.cleanup()
