@@ -2,10 +2,11 @@
 """Run every sealgate test against one or more builds and count the results.
 
 Unit tests come from `meson introspect --tests` (cmocka programs speaking
-TAP); protocol and end-to-end tests are tests/protocol/test_*.py and
-tests/e2e/test_*.py (TAP through tests/lib/tap.py). With --fuzz BUILD (a
-clang fuzz build), each libFuzzer target there runs for SG_FUZZ_SECONDS
-(default 20) through tests/fuzz/run_fuzz.py and counts as one test. Each TAP
+TAP); protocol, end-to-end and bounded load tests are
+tests/{protocol,e2e,load}/test_*.py (TAP through tests/lib/tap.py). With
+--fuzz BUILD (a clang fuzz build), each libFuzzer target there runs for
+SG_FUZZ_SECONDS (default 20) through tests/fuzz/run_fuzz.py and counts as
+one test. Each TAP
 "ok"/"not ok" line counts once. The last line printed is "N passed, N
 failed"; the exit status is non-zero if anything failed.
 
@@ -112,7 +113,7 @@ def main():
     ap.add_argument("--build", action="append", required=True)
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("SG_TEST_JOBS", "3")))
     ap.add_argument("-k", dest="filter", default=None, help="only tests whose name has this")
-    ap.add_argument("--kinds", default="protocol,e2e")
+    ap.add_argument("--kinds", default="protocol,e2e,load")
     ap.add_argument("--fuzz", action="append", default=[], help="a fuzz build to run")
     ap.add_argument("--fuzz-jobs", type=int, default=int(os.environ.get("SG_FUZZ_JOBS", "2")))
     args = ap.parse_args()

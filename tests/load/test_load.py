@@ -1,0 +1,65 @@
+"""The bounded load in the suite: 200 IMAP sessions and 16 SMTP senders for
+20 s (SG_LOAD_SECONDS), then every acknowledged message read back. Memory is
+judged on the plain build only (ASan's quarantine holds freed memory on
+purpose). tests/load/run is the full 60 s version."""
+import asyncio
+import os
+
+import sgload
+from sgtest import BIN
+from tap import run, test
+
+SECONDS = int(os.environ.get("SG_LOAD_SECONDS", "20"))
+
+
+def sanitized():
+    with open(BIN, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def setup():
+    d = sgload.make_daemon("loadsuite").start()
+    load = sgload.Load(d, users=20, sessions=200, senders=16, writer="smtp", seed=11)
+    load.add_users()
+    asyncio.run(load.run(SECONDS))
+    load.problems = asyncio.run(load.verify())
+    load.summary = sgload.summary(load, SECONDS)
+    c = load.summary["counts"]
+    print(f"# {load.summary['acknowledged']} messages acknowledged, "
+          f"{sum(c.values())} operations; {load.summary['rss_text']}", flush=True)
+    return load
+
+
+def teardown(load):
+    rc, _ = load.d.stop()
+    load.d.cleanup()
+    assert rc == 0, rc
+
+
+@test
+def no_protocol_error(load):
+    assert load.summary["n_errors"] == 0, load.summary["errors"][:10]
+
+
+@test
+def traffic_was_real(load):
+    c = load.summary["counts"]
+    assert c.get("smtp_msg", 0) >= 100 and c.get("fetch_body", 0) >= 50, c
+
+
+@test
+def every_acknowledged_message_reads_back(load):
+    assert not load.problems, load.problems[:10]
+    assert load.verified == sum(len(u) for _, u in load.stats.acked.values())
+
+
+@test
+def memory_flat_after_warmup(load):
+    if sanitized():
+        print("# skipped under ASan: the quarantine keeps freed memory")
+        return
+    assert load.summary["rss_flat"], load.summary["rss_text"]
+
+
+if __name__ == "__main__":
+    run(setup, teardown)
