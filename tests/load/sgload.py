@@ -654,12 +654,12 @@ def rss_flat(samples, window=FLAT_WINDOW, limit=FLAT_LIMIT):
     return growth < limit, growth, text
 
 
-def summary(load, seconds):
+def summary(load, seconds, flat_window=FLAT_WINDOW):
     st = load.stats
     lat = {k: {"n": len(v), "p50_ms": round(percentile(v, 50) * 1000, 1),
                "p99_ms": round(percentile(v, 99) * 1000, 1)}
            for k, v in st.latency.items() if v}
-    flat, growth, rss_text = rss_flat(st.rss)
+    flat, growth, rss_text = rss_flat(st.rss, flat_window)
     return {"seconds": seconds, "sessions": load.sessions, "senders": load.senders,
             "writer": load.writer, "users": len(load.users), "counts": st.counts,
             "latency": lat, "acknowledged": len(st.acked),
