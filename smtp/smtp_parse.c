@@ -793,11 +793,26 @@ enum {
 	SMTP_DOT_ST_END,
 };
 
+/* Bytes at p before the first CR, LF or NUL (memchr is vectorized). */
+static size_t
+smtp_plain_span(const char *p, size_t n)
+{
+	const char *c;
+
+	if ((c = memchr(p, '\r', n)) != NULL)
+		n = (size_t)(c - p);
+	if ((c = memchr(p, '\n', n)) != NULL)
+		n = (size_t)(c - p);
+	if ((c = memchr(p, '\0', n)) != NULL)
+		n = (size_t)(c - p);
+	return n;
+}
+
 bool
 smtp_dot_feed(struct smtp_dot *d, const char *in, size_t len, char *out, size_t *used_out,
     size_t *out_len_out)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, n;
 
 #define EMIT(c)	do { if (out != NULL) out[o] = (c); o++; } while (0)
 	while (i < len && d->state != SMTP_DOT_ST_END) {
@@ -812,10 +827,11 @@ smtp_dot_feed(struct smtp_dot *d, const char *in, size_t len, char *out, size_t 
 				break;
 			}
 			/* the common case: copy up to the next CR, LF or NUL */
-			while (i < len && in[i] != '\r' && in[i] != '\n' && in[i] != '\0') {
-				EMIT(in[i]);
-				i++;
-			}
+			n = smtp_plain_span(in + i, len - i);
+			if (out != NULL && n > 0)
+				memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
 			d->state = SMTP_DOT_ST_MID;
 			if (i == len)
 				break;
@@ -868,18 +884,23 @@ smtp_dot_feed(struct smtp_dot *d, const char *in, size_t len, char *out, size_t 
 void
 smtp_crlf_scan(struct smtp_dot *d, const char *in, size_t len)
 {
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++) {
-		char c = in[i];
+	while (i < len) {
+		char c = in[i++];
 
 		if (d->state == SMTP_DOT_ST_CR && c != '\n')
 			d->bad |= SMTP_DOT_BARE_CR;
+		if (c == '\r') {
+			d->state = SMTP_DOT_ST_CR;
+			continue;
+		}
 		if (c == '\n' && d->state != SMTP_DOT_ST_CR)
 			d->bad |= SMTP_DOT_BARE_LF;
 		else if (c == '\0')
 			d->bad |= SMTP_DOT_NUL;
-		d->state = c == '\r' ? SMTP_DOT_ST_CR : SMTP_DOT_ST_MID;
+		d->state = SMTP_DOT_ST_MID;
+		i += smtp_plain_span(in + i, len - i);
 	}
 }
 

@@ -45,6 +45,24 @@ fuzz_command(const char *line, size_t len)
 		abort();
 }
 
+/* The BDAT checks, one byte at a time, as the reference. */
+static unsigned
+crlf_reference(const char *in, size_t len)
+{
+	unsigned bad = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (in[i] == '\r' && (i + 1 == len || in[i + 1] != '\n'))
+			bad |= SMTP_DOT_BARE_CR;
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			bad |= SMTP_DOT_BARE_LF;
+		if (in[i] == '\0')
+			bad |= SMTP_DOT_NUL;
+	}
+	return bad;
+}
+
 static void
 fuzz_data(const char *in, size_t len)
 {
@@ -66,8 +84,13 @@ fuzz_data(const char *in, size_t len)
 	if (e1 && (u1 < 3 || memcmp(in + u1 - 3, ".\r\n", 3) != 0 ||
 	    (u1 > 3 && (u1 < 5 || memcmp(in + u1 - 5, "\r\n", 2) != 0))))
 		abort();
-	smtp_crlf_scan(&d1, in, len);
+	/* in two chunks, like two BDATs */
+	memset(&d1, 0, sizeof d1);
+	smtp_crlf_scan(&d1, in, cut);
+	smtp_crlf_scan(&d1, in + cut, len - cut);
 	smtp_crlf_end(&d1);
+	if (d1.bad != crlf_reference(in, len))
+		abort();
 	free(o1);
 	free(o2);
 }
