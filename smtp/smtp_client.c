@@ -102,6 +102,7 @@ smtp_client_report(struct smtp_client *c)
 		snprintf(r->text, sizeof r->text, "%s", c->fail);
 	}
 	c->res.tls = c->tls;
+	c->res.dsn = c->dsn;
 	c->done(c->arg, &c->res);
 	smtp_client_free(&c);
 }

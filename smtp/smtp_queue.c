@@ -7,9 +7,10 @@
  * Each delivery: a worker opens the payload (store_queue_open) and either
  * writes data_dir/outbox/<id>.eml atomically (no relay host), or resolves
  * the relay host, after which the relay client (smtp_client.c) runs on
- * the loop. The outcome goes back to a worker, which builds bounces
- * (RFC 3464, honouring NOTIFY; never for a bounce) and the entry of the
- * recipients still to try, and one store operation then deletes,
+ * the loop. The outcome goes back to a worker, which builds bounces and
+ * success reports (RFC 3464, honouring NOTIFY; never about a report) and
+ * the entry of the recipients still to try, and one store operation then
+ * deletes,
  * reschedules (exponential backoff: retry_initial doubling up to
  * retry_max) or replaces the entry. Temporary failures older than
  * bounce_after become permanent.
@@ -70,6 +71,7 @@ struct smtp_delivery {
 	struct smtp_client	*client;
 	struct smtp_client_rcpt	*res;		/* per recipient */
 	bool			 tls;
+	bool			 relay_dsn;	/* the relay host took over NOTIFY= */
 	char			 remote[256];
 	/* the finish job's results for the op */
 	uint8_t			*dsn_ct, *rest_ct;
@@ -270,8 +272,14 @@ smtp_queue_seal_msg(struct gw_ctx *ctx, const struct smtp_qmsg *m, uint8_t **ct,
 	sec_buf_wipe(&pt);
 }
 
+/*
+ * RFC 3461 / 3464: a report to the sender for the recipients that failed
+ * for good (unless NOTIFY said otherwise) and for those delivered that
+ * asked NOTIFY=SUCCESS when the relay host did not take the request over
+ * ("relayed"; "delivered" into the outbox).
+ */
 static void
-smtp_queue_bounce(struct smtp_delivery *d, const bool *failed)
+smtp_queue_report(struct smtp_delivery *d, const enum smtp_outcome *out)
 {
 	struct gw_ctx *ctx = d->q->ctx;
 	const struct smtp_qmsg *m = &d->msg;
@@ -287,15 +295,22 @@ smtp_queue_bounce(struct smtp_delivery *d, const bool *failed)
 	struct smtp_qmsg bq = { .kind = SMTP_QK_DSN, .arrival = sg_now(), .from = (char *)"" };
 	struct smtp_qrcpt br = { .addr = m->from };
 	struct sec_buf mail = { 0 };
+	const char *remote = d->remote[0] != '\0' ? d->remote : NULL;
 	size_t i;
 
 	for (i = 0; i < m->nrcpts; i++) {
-		if (!failed[i] || !smtp_notify_failure(&m->rcpts[i]))
-			continue;
+		const struct smtp_qrcpt *r = &m->rcpts[i];
+
 		smtp_status_of(&d->res[i], status[i]);
-		dr[dsn.nrcpts++] = (struct smtp_dsn_rcpt){ .addr = m->rcpts[i].addr,
-		    .orcpt = m->rcpts[i].orcpt, .action = "failed", .status = status[i],
-		    .diag = d->res[i].text, .remote = d->remote[0] != '\0' ? d->remote : NULL };
+		if (out[i] == SMTP_OUT_PERM && smtp_notify_failure(r))
+			dr[dsn.nrcpts++] = (struct smtp_dsn_rcpt){ .addr = r->addr,
+			    .orcpt = r->orcpt, .action = "failed", .status = status[i],
+			    .diag = d->res[i].text, .remote = remote };
+		else if (out[i] == SMTP_OUT_DONE && (r->notify & SMTP_NOTIFY_SUCCESS) != 0 &&
+		    !d->relay_dsn)
+			dr[dsn.nrcpts++] = (struct smtp_dsn_rcpt){ .addr = r->addr,
+			    .orcpt = r->orcpt, .action = remote != NULL ? "relayed" : "delivered",
+			    .status = status[i], .remote = remote };
 	}
 	if (dsn.nrcpts > 0) {
 		smtp_mail_dsn(&dsn, &mail);
@@ -320,7 +335,7 @@ smtp_queue_outcome(void *arg)
 	struct smtp_delivery *d = arg;
 	const struct conf *c = d->q->ctx->conf;
 	const struct smtp_qmsg *m = &d->msg;
-	bool *failed = xcalloc(m->nrcpts + 1, sizeof *failed);
+	enum smtp_outcome *out = xcalloc(m->nrcpts + 1, sizeof *out);
 	bool expired = sg_now() - d->created >= c->relay.bounce_after;
 	struct smtp_qmsg rest = *m;
 	size_t i;
@@ -330,20 +345,22 @@ smtp_queue_outcome(void *arg)
 	for (i = 0; i < m->nrcpts; i++) {
 		unsigned code = d->res[i].code;
 
-		if (code >= 200 && code < 300)
+		if (code >= 200 && code < 300) {
+			out[i] = SMTP_OUT_DONE;
 			d->done++;
-		else if (code >= 500 || expired) {
-			failed[i] = true;
+		} else if (code >= 500 || expired) {
+			out[i] = SMTP_OUT_PERM;
 			d->perm++;
 		} else {
+			out[i] = SMTP_OUT_TEMP;
 			d->temp++;
 			smtp_qmsg_add_rcpt(&rest, m->rcpts[i].addr, m->rcpts[i].orcpt,
 			    m->rcpts[i].notify);
 		}
 	}
-	/* never bounce a bounce, nor to the null sender */
-	if (d->perm > 0 && m->kind != SMTP_QK_DSN && m->from[0] != '\0')
-		smtp_queue_bounce(d, failed);
+	/* never a report about a report, nor to the null sender */
+	if (m->kind != SMTP_QK_DSN && m->from[0] != '\0')
+		smtp_queue_report(d, out);
 	d->next_attempt = sg_now() + smtp_queue_backoff(c, d->attempts);
 	if (d->temp == m->nrcpts)
 		d->reschedule = true;
@@ -359,7 +376,7 @@ smtp_queue_outcome(void *arg)
 		free(rest.rcpts[i].orcpt);
 	}
 	free(rest.rcpts);
-	free(failed);
+	free(out);
 }
 
 static void
@@ -517,6 +534,7 @@ smtp_delivery_client_done(void *arg, const struct smtp_client_result *r)
 
 	memcpy(d->res, r->rcpts, d->msg.nrcpts * sizeof *d->res);
 	d->tls = r->tls;
+	d->relay_dsn = r->dsn;
 	d->client = NULL;	/* it frees itself after calling us */
 	smtp_delivery_finish(d);
 }

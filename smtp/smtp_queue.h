@@ -80,6 +80,7 @@ struct smtp_client_rcpt {
 struct smtp_client_result {
 	struct smtp_client_rcpt	*rcpts;		/* one per q->rcpts[i] */
 	bool			 tls;		/* the session used TLS */
+	bool			 dsn;		/* the relay took NOTIFY= (offered DSN) */
 	char			 remote[256];	/* relay host name */
 };
 

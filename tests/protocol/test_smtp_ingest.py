@@ -243,6 +243,35 @@ def enrolled_recipient_gets_one_notice_without_content(d):
 
 
 @test
+def notify_success_gets_a_delivered_report(d):
+    n0 = len(sgvault.outbox(d))
+    s = Raw(d.smtp_port)
+    s.script([(b"EHLO client.example\r\n", r"^250"),
+              (b"MAIL FROM:<alice@example.com> RET=HDRS ENVID=env+2B1\r\n", r"^250"),
+              (b"RCPT TO:<gina@ext.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Gina@ext.test\r\n",
+               r"^250"),
+              (b"RCPT TO:<hank@ext.test> NOTIFY=NEVER\r\n", r"^250"),
+              (b"DATA\r\n", r"^354")])
+    s.expect(dot_stuff(message(subject="report me", body="report body marker\r\n")),
+             r"^250 2\.0\.0 Ok")
+    s.close()
+    deadline = time.monotonic() + 20
+    reports = []
+    while not reports and time.monotonic() < deadline:
+        reports = [m for m in sgvault.outbox(d)[n0:] if b"multipart/report" in m]
+        time.sleep(0.05)
+    assert len(reports) == 1, len(reports)
+    r = reports[0]
+    assert r.startswith(b"Return-Path: <>\r\n") and b"To: <alice@example.com>" in r
+    assert b"Subject: Delivery Status Notification" in r
+    assert b"Original-Envelope-Id: env+1\r\n" in r
+    assert b"Final-Recipient: rfc822; gina@ext.test\r\nOriginal-Recipient: rfc822;Gina@ext.test" \
+        b"\r\nAction: delivered\r\nStatus: 2.0.0" in r, r
+    assert b"hank@ext.test\r\nAction" not in r  # NOTIFY=NEVER
+    assert b"text/rfc822-headers" in r and b"report body marker" not in r
+
+
+@test
 def log_has_no_token_and_no_content(d):
     text = d.log_text()
     for m in sgvault.outbox(d):
