@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/gw_conn.h"
@@ -31,7 +32,10 @@ imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct timeval tv = { (time_t)s->ctx->conf->imap.keepalive, 0 };
 
-	(void)cmd;
+	/* An idling session may last for hours: keep the tag, not the command
+	 * and its parser arena (a page each, for every idle connection). */
+	snprintf(s->idle_tag, sizeof s->idle_tag, "%s", cmd->tag.s);
+	imap_cmd_free(&s->cmd);
 	s->busy = IMAP_BUSY_IDLE;
 	imap_session_timeout(s);
 	imap_printf(s, "+ idling\r\n");

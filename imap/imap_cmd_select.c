@@ -23,16 +23,19 @@ imap_out_permflags(struct evbuffer *b, const struct store_keywords *kw, bool per
 	evbuffer_add_printf(b, perm ? " \\*)" : ")");
 }
 
-/* Read the mailbox's UIDs into a fresh view; *first_unseen_out is the
- * sequence number of the first message without \Seen (0: none). */
+/* Read the mailbox's UIDs into a fresh view, unless another session has
+ * published the list of this very state; *first_unseen_out is the sequence
+ * number of the first message without \Seen (0: none). */
 static enum store_rc
 imap_view_load(struct store_txn *t, struct imap_view *v, uint32_t *first_unseen_out)
 {
-	struct store_cursor *c = store_msgs_open(t, v->mbox.id, 1);
+	struct store_cursor *c;
 	struct store_msg m;
 
 	*first_unseen_out = 0;
-	if (c == NULL)
+	if (imap_view_share(v, first_unseen_out))
+		return STORE_OK;
+	if ((c = store_msgs_open(t, v->mbox.id, 1)) == NULL)
 		return STORE_TEMPFAIL;
 	while (store_msgs_next(c, &m)) {
 		imap_view_add(v, m.uid);
@@ -40,6 +43,7 @@ imap_view_load(struct store_txn *t, struct imap_view *v, uint32_t *first_unseen_
 			*first_unseen_out = v->n;
 	}
 	store_msgs_close(&c);
+	imap_view_set_state(v, v->uids, v->n, *first_unseen_out);
 	return STORE_OK;
 }
 
@@ -92,7 +96,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	if ((t = store_read_begin(s->ctx->store, &rc)) != NULL) {
 		rc = store_mailbox_get(t, s->account.id, name, &m);
 		if (rc == STORE_OK) {
-			s->view = imap_view_new(&m, examine);
+			s->view = imap_view_new(s->server, &m, examine);
 			rc = imap_view_load(t, s->view, &unseen);
 		}
 		if (rc == STORE_OK)
@@ -237,6 +241,7 @@ struct imap_change {
 struct imap_scan {
 	uint32_t		*uids;		/* every UID now in the mailbox */
 	size_t			 n, cap;
+	uint32_t		 first_unseen;	/* sequence number in uids, 0: none */
 	struct imap_change	*chg;		/* changed since the view's modseq */
 	size_t			 nchg, capchg;
 };
@@ -255,6 +260,8 @@ imap_sync_scan(struct store_txn *t, const struct imap_view *v, struct imap_scan 
 			sc->uids = xreallocarray(sc->uids, sc->cap, sizeof *sc->uids);
 		}
 		sc->uids[sc->n++] = m.uid;
+		if (sc->first_unseen == 0 && !(m.flags & STORE_F_SEEN))
+			sc->first_unseen = (uint32_t)sc->n;
 		if (m.modseq <= v->modseq)
 			continue;
 		if (sc->nchg == sc->capchg) {
@@ -268,54 +275,70 @@ imap_sync_scan(struct store_txn *t, const struct imap_view *v, struct imap_scan 
 }
 
 /* EXPUNGE the view's UIDs that are gone, highest sequence number first so
- * that each number is still right when the client reads it. */
-static bool
+ * that each number is still right when the client reads it. Returns how
+ * many are gone. */
+static size_t
 imap_sync_expunges(struct imap_session *s, const struct imap_scan *sc, bool allow)
 {
-	struct imap_view *v = s->view;
-	size_t i = v->n, j = sc->n, o;
-	bool any = false;
+	const struct imap_view *v = s->view;
+	size_t i = v->n, j = sc->n, gone = 0;
 
 	while (i > 0) {
 		uint32_t uid = v->uids[i - 1];
 
 		while (j > 0 && sc->uids[j - 1] > uid)
 			j--;
-		if (j > 0 && sc->uids[j - 1] == uid) {
-			i--;
-			continue;
-		}
-		any = true;
-		if (allow) {
-			imap_printf(s, "* %zu EXPUNGE\r\n", i);
-			v->uids[i - 1] = 0;
+		if (j == 0 || sc->uids[j - 1] != uid) {
+			gone++;
+			if (allow)
+				imap_printf(s, "* %zu EXPUNGE\r\n", i);
 		}
 		i--;
 	}
-	if (!allow)
-		return any;
-	for (i = 0, o = 0; i < v->n; i++)
-		if (v->uids[i] != 0)
-			v->uids[o++] = v->uids[i];
-	v->n = (uint32_t)o;
-	return false;
+	return gone;
+}
+
+/*
+ * The view after a sync: when every expunge was announced it lists the
+ * mailbox exactly as scanned (new UIDs are always above the old ones), and
+ * shares that list with the other sessions at the same state; otherwise it
+ * keeps the expunged UIDs and gains the new ones, privately.
+ */
+static void
+imap_sync_view(struct imap_view *v, const struct imap_scan *sc, size_t gone, bool allow,
+    uint32_t last)
+{
+	uint32_t *u;
+	size_t i, n;
+
+	if (allow || gone == 0) {
+		imap_view_set_state(v, sc->uids, (uint32_t)sc->n, sc->first_unseen);
+		return;
+	}
+	u = xcalloc((size_t)v->n + sc->n + 1, sizeof *u);
+	memcpy(u, v->uids, (size_t)v->n * sizeof *u);
+	for (n = v->n, i = 0; i < sc->n; i++)
+		if (sc->uids[i] > last)
+			u[n++] = sc->uids[i];
+	imap_view_set_private(v, u, (uint32_t)n);
+	free(u);
 }
 
 static void
 imap_sync_apply(struct imap_session *s, struct store_txn *t, const struct imap_scan *sc,
-    bool allow_expunge)
+    bool allow_expunge, uint64_t modseq)
 {
 	struct imap_view *v = s->view;
 	struct evbuffer *b = gw_conn_out(s->conn);
 	uint32_t last = v->n ? v->uids[v->n - 1] : 0, before;
 	struct store_keywords kw;
-	size_t i;
+	size_t i, gone;
 
-	v->expunge_pending = imap_sync_expunges(s, sc, allow_expunge);
-	before = v->n;
-	for (i = 0; i < sc->n; i++)
-		if (sc->uids[i] > last)
-			imap_view_add(v, sc->uids[i]);
+	gone = imap_sync_expunges(s, sc, allow_expunge);
+	v->expunge_pending = gone > 0 && !allow_expunge;
+	before = v->n - (allow_expunge ? (uint32_t)gone : 0);
+	v->modseq = modseq;
+	imap_sync_view(v, sc, gone, allow_expunge, last);
 	if (v->n != before)
 		imap_printf(s, "* %u EXISTS\r\n", v->n);
 	if (sc->nchg == 0 || store_keywords_get(t, s->account.id, &kw) != STORE_OK)
@@ -358,9 +381,8 @@ imap_sync(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	if (imap_sync_scan(t, v, &sc) == STORE_OK) {
-		imap_sync_apply(s, t, &sc, allow_expunge);
-		v->modseq = m.highestmodseq;
 		v->mbox = m;
+		imap_sync_apply(s, t, &sc, allow_expunge, m.highestmodseq);
 	}
 	store_read_end(&t);
 	free(sc.uids);

@@ -53,14 +53,20 @@ enum imap_busy {
 /*
  * The selected mailbox as this session has announced it: message sequence
  * number i is uids[i - 1]. Only UIDs are kept (4 bytes a message); flags
- * and the rest are read from the store when needed, which keeps a thousand
- * idle sessions small.
+ * and the rest are read from the store when needed. The UID list itself is
+ * shared (struct imap_uids, imap_view.c): every session that has announced
+ * the same state of a mailbox points at one copy, so a thousand idle
+ * sessions on a 10,000-message INBOX hold 40 KB of UIDs, not 40 MB.
+ * uids and n mirror the shared list; only imap_view.c changes them.
  */
+struct imap_uids;
 struct imap_view {
+	struct imap_server	*srv;
 	struct store_mailbox	 mbox;		/* as of the last sync */
 	bool			 readonly;	/* EXAMINE */
-	uint32_t		*uids;
-	uint32_t		 n, cap;
+	const uint32_t		*uids;
+	uint32_t		 n;
+	struct imap_uids	*u;		/* owns uids; shared, copy on write */
 	uint64_t		 modseq;	/* changes up to here were announced */
 	bool			 expunge_pending; /* others expunged; not yet told */
 	uint32_t		*saved;		/* SEARCHRES "$" (UIDs), may be NULL */
@@ -89,9 +95,6 @@ struct imap_session {
 	/* selected */
 	struct imap_view	*view;
 
-	/* AUTHENTICATE PLAIN without an initial response */
-	char			 auth_tag[IMAP_TAG_MAX + 1];
-
 	/* FETCH in progress (output paced by the client's reading) */
 	struct imap_fetch_op	*fetch;
 
@@ -100,7 +103,7 @@ struct imap_session {
 
 	/* IDLE */
 	struct event		*idle_timer;
-	char			 idle_tag[IMAP_TAG_MAX + 1];
+	char			 idle_tag[IMAP_TAG_MAX + 1];	/* the command is freed */
 
 	struct imap_session	*next, *prev;	/* server->sessions */
 };
@@ -110,6 +113,7 @@ struct imap_server {
 	struct imap_session	*sessions;
 	unsigned		 nsessions;
 	struct imap_acct	*accts;		/* accounts with sessions */
+	struct imap_uids	*uidsets;	/* the newest UID list of each mailbox */
 };
 
 /* ---- imap_session.c ---- */
@@ -178,9 +182,20 @@ int imap_mailbox_decode(struct imap_session *s, const struct imap_str *in, char 
     size_t size);
 
 /* ---- imap_view.c ---- */
-struct imap_view *imap_view_new(const struct store_mailbox *m, bool readonly);
+struct imap_view *imap_view_new(struct imap_server *srv, const struct store_mailbox *m,
+    bool readonly);
 void imap_view_free(struct imap_view **v);
+/* SELECT: take the published UID list of the mailbox at v->modseq, if some
+ * session has one; *first_unseen_out as SELECT reports it. */
+bool imap_view_share(struct imap_view *v, uint32_t *first_unseen_out);
+/* Append a UID (ascending) to the view's own list (copied first if shared). */
 void imap_view_add(struct imap_view *v, uint32_t uid);
+/* The view now lists exactly the mailbox at v->modseq (uids, n): share the
+ * published list of that state, or make this one the published list. */
+void imap_view_set_state(struct imap_view *v, const uint32_t *uids, uint32_t n,
+    uint32_t first_unseen);
+/* Replace the view's list by a private one (expunges not yet announced). */
+void imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n);
 /* Sequence number of uid (1-based) or 0. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 /* Expand a sequence set (UIDs if uid) to the UIDs it names, ascending.

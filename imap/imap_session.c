@@ -179,17 +179,20 @@ imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
 
 	if (s->closed)
 		goto free;
-	if (s->view != NULL && s->cmd != NULL && s->cmd->id != IMAP_CMD_SELECT &&
-	    s->cmd->id != IMAP_CMD_EXAMINE)
+	if (s->view != NULL && (s->cmd == NULL || (s->cmd->id != IMAP_CMD_SELECT &&
+	    s->cmd->id != IMAP_CMD_EXAMINE)))
 		imap_sync(s, imap_expunge_allowed(s->cmd));
 	out = gw_conn_out(s->conn);
-	evbuffer_add_printf(out, "%s %s ", s->cmd != NULL ? s->cmd->tag.s : "*", status);
+	/* IDLE keeps only its tag (imap_cmd_idle.c). */
+	evbuffer_add_printf(out, "%s %s ", s->cmd != NULL ? s->cmd->tag.s :
+	    s->idle_tag[0] != '\0' ? s->idle_tag : "*", status);
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
 free:
 	imap_cmd_free(&s->cmd);
+	s->idle_tag[0] = '\0';
 	if (s->busy == IMAP_BUSY_CMD) {
 		s->busy = IMAP_BUSY_NONE;
 		if (!s->closed)

@@ -1,6 +1,15 @@
 /*
  * imap_view.c: the selected mailbox as announced to the client, and the
  * resolution of sequence sets against it.
+ *
+ * UID lists are reference counted and shared. A list that describes a
+ * mailbox exactly at some HIGHESTMODSEQ is "published" in the server's
+ * table (one per mailbox, the newest): every change to a mailbox (append,
+ * flags, expunge) raises its HIGHESTMODSEQ, so (mailbox id, UIDVALIDITY,
+ * modseq) names one list of UIDs and one first unseen message. SELECT and
+ * the sync after a change look there before they build a list of their own;
+ * a session that may not announce an expunge yet keeps a private list.
+ * Loop thread only.
  */
 #include "imap/imap_private.h"
 
@@ -9,14 +18,78 @@
 
 #include "imap/imap_seq.h"
 
+#define IMAP_UIDS_MIN	64
+
+struct imap_uids {
+	unsigned		 refs;
+	bool			 published;	/* in srv->uidsets */
+	uint64_t		 mailbox_id, modseq;
+	uint32_t		 uidvalidity;
+	uint32_t		 first_unseen;
+	uint32_t		 n, cap;
+	struct imap_uids	*next;		/* srv->uidsets */
+	uint32_t		 v[];
+};
+
+static struct imap_uids *
+imap_uids_new(uint32_t cap)
+{
+	struct imap_uids *u;
+
+	cap = SG_MAX(cap, (uint32_t)IMAP_UIDS_MIN);
+	/* bounds: cap <= UINT32_MAX, times 4 fits a size_t */
+	u = xcalloc(1, sizeof *u + (size_t)cap * sizeof u->v[0]);
+	u->refs = 1;
+	u->cap = cap;
+	return u;
+}
+
+static void
+imap_uids_unpublish(struct imap_server *srv, struct imap_uids *u)
+{
+	struct imap_uids **pp;
+
+	if (!u->published)
+		return;
+	for (pp = &srv->uidsets; *pp != u; pp = &(*pp)->next)
+		;
+	*pp = u->next;
+	u->published = false;
+}
+
+static void
+imap_uids_unref(struct imap_server *srv, struct imap_uids **up)
+{
+	struct imap_uids *u = *up;
+
+	if (u == NULL)
+		return;
+	*up = NULL;
+	if (--u->refs > 0)
+		return;
+	imap_uids_unpublish(srv, u);
+	free(u);
+}
+
+static void
+imap_view_attach(struct imap_view *v, struct imap_uids *u)
+{
+	imap_uids_unref(v->srv, &v->u);
+	v->u = u;
+	v->uids = u->v;
+	v->n = u->n;
+}
+
 struct imap_view *
-imap_view_new(const struct store_mailbox *m, bool readonly)
+imap_view_new(struct imap_server *srv, const struct store_mailbox *m, bool readonly)
 {
 	struct imap_view *v = xcalloc(1, sizeof *v);
 
+	v->srv = srv;
 	v->mbox = *m;
 	v->readonly = readonly;
 	v->modseq = m->highestmodseq;
+	imap_view_attach(v, imap_uids_new(0));
 	return v;
 }
 
@@ -27,20 +100,117 @@ imap_view_free(struct imap_view **vp)
 
 	if (v == NULL)
 		return;
-	free(v->uids);
+	imap_uids_unref(v->srv, &v->u);
 	free(v->saved);
 	free(v);
 	*vp = NULL;
 }
 
+static struct imap_uids *
+imap_uids_find(struct imap_server *srv, const struct imap_view *v)
+{
+	struct imap_uids *u;
+
+	for (u = srv->uidsets; u != NULL; u = u->next)
+		if (u->mailbox_id == v->mbox.id)
+			return u->modseq == v->modseq && u->uidvalidity == v->mbox.uidvalidity ?
+			    u : NULL;
+	return NULL;
+}
+
+bool
+imap_view_share(struct imap_view *v, uint32_t *first_unseen_out)
+{
+	struct imap_uids *u = imap_uids_find(v->srv, v);
+
+	if (u == NULL)
+		return false;
+	u->refs++;
+	imap_view_attach(v, u);
+	*first_unseen_out = u->first_unseen;
+	return true;
+}
+
+/* The view's list, made private to it (copy on write), with room for need. */
+static struct imap_uids *
+imap_view_own(struct imap_view *v, uint32_t need)
+{
+	struct imap_uids *u = v->u, *c;
+	uint32_t cap;
+
+	if (u->refs > 1) {
+		c = imap_uids_new(SG_MAX(need, u->n));
+		memcpy(c->v, u->v, (size_t)u->n * sizeof u->v[0]);
+		c->n = u->n;
+		imap_view_attach(v, c);		/* the shared list stays with the others */
+		return c;
+	}
+	imap_uids_unpublish(v->srv, u);		/* it will describe another state */
+	if (u->cap < need) {
+		for (cap = u->cap; cap < need; cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2)
+			;
+		/* bounds: cap <= UINT32_MAX, times 4 fits a size_t */
+		u = xreallocarray(u, 1, sizeof *u + (size_t)cap * sizeof u->v[0]);
+		u->cap = cap;
+		v->u = u;
+		v->uids = u->v;
+	}
+	return u;
+}
+
 void
 imap_view_add(struct imap_view *v, uint32_t uid)
 {
-	if (v->n == v->cap) {
-		v->cap = v->cap ? v->cap * 2 : 64;
-		v->uids = xreallocarray(v->uids, v->cap, sizeof *v->uids);
+	struct imap_uids *u = imap_view_own(v, v->n + 1);
+
+	u->v[u->n++] = uid;
+	v->n = u->n;
+}
+
+void
+imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n)
+{
+	struct imap_uids *u = imap_uids_new(n);
+
+	if (n > 0)
+		memcpy(u->v, uids, (size_t)n * sizeof *uids);
+	u->n = n;
+	imap_view_attach(v, u);
+}
+
+void
+imap_view_set_state(struct imap_view *v, const uint32_t *uids, uint32_t n,
+    uint32_t first_unseen)
+{
+	struct imap_uids *u = imap_uids_find(v->srv, v), *old;
+
+	if (u != NULL && u->n == n) {
+		if (u != v->u) {
+			u->refs++;
+			imap_view_attach(v, u);
+		}
+		return;
 	}
-	v->uids[v->n++] = uid;
+	if (v->u->refs == 1 && !v->u->published && v->u->n == n && (n == 0 ||
+	    memcmp(v->u->v, uids, (size_t)n * sizeof *uids) == 0))
+		u = v->u;		/* what the view built is the state */
+	else {
+		imap_view_set_private(v, uids, n);
+		u = v->u;
+	}
+	/* Publish it in place of the mailbox's older list. */
+	for (old = v->srv->uidsets; old != NULL; old = old->next)
+		if (old->mailbox_id == v->mbox.id)
+			break;
+	if (old != NULL)
+		imap_uids_unpublish(v->srv, old);
+	u->mailbox_id = v->mbox.id;
+	u->uidvalidity = v->mbox.uidvalidity;
+	u->modseq = v->modseq;
+	u->first_unseen = first_unseen;
+	u->published = true;
+	u->next = v->srv->uidsets;
+	v->srv->uidsets = u;
 }
 
 /* Index of the first uid >= x. */

@@ -1,0 +1,144 @@
+"""Many sessions on one mailbox: the UID lists they share stay correct when
+one of them may not announce an expunge yet, and idle connections stay
+small (INTEROP.md: mail apps keep many connections; bench/imap holds 1,000
+in IDLE)."""
+import os
+import re
+import subprocess
+import time
+
+import sgmail
+from sgimap import Raw, add_user
+from sgtest import BIN, Daemon
+from tap import run, test
+
+USER = "sam@ext.test"
+D = None
+N = 2000
+
+
+def setup():
+    global D
+    D = Daemon("imapscale", conf={"limits": {"max_connections_per_ip": "1000"}}).start()
+    add_user(D, USER)
+    r = Raw(D)
+    r.login(USER)
+    r.cmd("CREATE Shared")
+    for k in range(0, N, 100):
+        parts = [b"a APPEND INBOX"]
+        for i in range(k, k + 100):
+            m = sgmail.message(i)
+            parts.append(f" {{{len(m)}+}}\r\n".encode() + m)
+        r.send(b"".join(parts) + b"\r\n")
+        assert r.line().startswith(b"a OK")
+    for i in range(5):
+        m = sgmail.message(i)
+        r.send(f"b APPEND Shared {{{len(m)}+}}\r\n".encode() + m + b"\r\n")
+        assert r.line().startswith(b"b OK")
+    r.close()
+
+
+def session(mailbox="Shared"):
+    r = Raw(D)
+    r.login(USER)
+    lines, t = r.cmd(f"SELECT {mailbox}")
+    assert b" OK " in t, t
+    return r, lines
+
+
+def uids(r):
+    lines, t = r.cmd("FETCH 1:* (UID)")
+    assert b" OK " in t, t
+    return [(int(m.group(1)), int(m.group(2))) for m in
+            (re.match(rb"\* (\d+) FETCH \(UID (\d+)\)", x) for x in lines) if m]
+
+
+@test
+def sessions_sharing_a_uid_list_stay_independent():
+    a, _ = session()
+    b, _ = session()
+    c, _ = session()
+    before = uids(b)
+    assert [u for _, u in before] == [1, 2, 3, 4, 5], before
+    _, t = a.cmd("UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+    lines, t = a.cmd("UID EXPUNGE 2")
+    assert b"* 2 EXPUNGE\r\n" in lines and b" OK " in t, lines
+    # b is answering a FETCH: no EXPUNGE now, and its numbers do not shift.
+    lines, t = b.cmd("FETCH 1:* (UID)")
+    assert not any(b"EXPUNGE" in x for x in lines), lines
+    got = [(int(m.group(1)), int(m.group(2))) for m in
+           (re.match(rb"\* (\d+) FETCH \(UID (\d+)\)", x) for x in lines) if m]
+    assert got == [(1, 1), (3, 3), (4, 4), (5, 5)], got
+    lines, _ = c.cmd("NOOP")
+    assert b"* 2 EXPUNGE\r\n" in lines, lines
+    assert [u for _, u in uids(c)] == [1, 3, 4, 5]
+    lines, _ = b.cmd("NOOP")
+    assert b"* 2 EXPUNGE\r\n" in lines, lines
+    assert uids(b) == uids(c) == [(1, 1), (2, 3), (3, 4), (4, 5)]
+    # A session that selects now shares the list of this state.
+    d, lines = session()
+    assert b"* 4 EXISTS\r\n" in lines, lines
+    assert uids(d) == uids(c)
+    # New mail: every session hears of it and lists the same.
+    m = sgmail.message(99)
+    a.send(f"x APPEND Shared {{{len(m)}+}}\r\n".encode() + m + b"\r\n")
+    lines = [a.line(), a.line()]
+    assert lines[0] == b"* 5 EXISTS\r\n" and lines[1].startswith(b"x OK"), lines
+    for r in (b, c, d):
+        lines, _ = r.cmd("NOOP")
+        assert b"* 5 EXISTS\r\n" in lines, lines
+        assert [u for _, u in uids(r)] == [1, 3, 4, 5, 6]
+    for r in (a, b, c, d):
+        r.close()
+
+
+def is_sanitizer_build():
+    out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    return "libasan" in out or "libubsan" in out
+
+
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssAnon")
+
+
+@test
+def three_hundred_idle_connections_cost_little_memory():
+    """Each idling session: TLS state (OpenSSL's, about 12 KB), the session
+    and parser (about 1 KB), and nothing per message: the UID list of the
+    2,000-message INBOX is shared, the IDLE command's arena freed."""
+    if is_sanitizer_build():
+        print("# skipped under the sanitizers (their allocator pads everything)")
+        return
+    warm, _ = session("INBOX")          # the account and the list exist
+    warm.close()
+    time.sleep(0.5)
+    pid = D.proc.pid
+    base = rss_anon_kib(pid)
+    conns = []
+    for i in range(300):
+        r, lines = session("INBOX")
+        assert f"* {N} EXISTS\r\n".encode() in lines
+        r.send(b"i IDLE\r\n")
+        assert r.line().startswith(b"+")
+        conns.append(r)
+    time.sleep(1)
+    per = (rss_anon_kib(pid) - base) / len(conns)
+    for r in conns:
+        r.close()
+    print(f"# {per:.1f} KiB of private memory per idle connection")
+    assert per < 18, f"{per:.1f} KiB of private memory per idle connection"
+
+
+def teardown(_):
+    rc, _ = D.stop()
+    D.cleanup()
+    assert rc == 0, rc
+
+
+if __name__ == "__main__":
+    setup()
+    run(teardown=teardown)
