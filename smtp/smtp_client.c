@@ -403,6 +403,18 @@ smtp_client_after_ehlo(struct smtp_client *c)
 	smtp_client_txn(c);
 }
 
+/*
+ * The relay refused the session itself (greeting, EHLO and HELO): like
+ * Postfix with its relayhost, defer rather than bounce; a misconfigured
+ * relay must not turn every queued mail into a bounce.
+ */
+static void
+smtp_client_refused(struct smtp_client *c)
+{
+	smtp_client_set_fail(c, "451 4.4.2 relay host refused the session: %.400s", c->first);
+	smtp_client_quit(c);
+}
+
 /* A complete reply: c->code, c->first. */
 static void
 smtp_client_reply(struct smtp_client *c)
@@ -411,10 +423,9 @@ smtp_client_reply(struct smtp_client *c)
 
 	switch (c->state) {
 	case SMTP_CL_GREET:
-		if (!ok) {
-			smtp_client_set_fail(c, "%s", c->first);
-			smtp_client_quit(c);
-		} else
+		if (!ok)
+			smtp_client_refused(c);
+		else
 			smtp_client_ehlo(c);
 		break;
 	case SMTP_CL_EHLO:
@@ -423,18 +434,14 @@ smtp_client_reply(struct smtp_client *c)
 		else if (c->code >= 500) {
 			c->state = SMTP_CL_HELO;
 			smtp_client_send(c, "HELO %s", c->ctx->conf->gateway.hostname);
-		} else {
-			smtp_client_set_fail(c, "%s", c->first);
-			smtp_client_quit(c);
-		}
+		} else
+			smtp_client_refused(c);
 		break;
 	case SMTP_CL_HELO:
 		if (ok)
 			smtp_client_after_ehlo(c);
-		else {
-			smtp_client_set_fail(c, "%s", c->first);
-			smtp_client_quit(c);
-		}
+		else
+			smtp_client_refused(c);
 		break;
 	case SMTP_CL_STARTTLS:
 		if (c->code == 220)

@@ -114,3 +114,27 @@ def wait_invitation(d, address, timeout=20.0):
             return got[0]
         time.sleep(0.05)
     raise TimeoutError(f"no invitation for {address}:\n{d.log_text()[-3000:]}")
+
+
+def enqueue(d, sender, rcpts, msg, envid=None, ret=None):
+    """Queue a mail as submission will: rcpts are addresses or (addr, notify, orcpt)."""
+    spec = []
+    for r in rcpts:
+        if isinstance(r, str):
+            spec.append(r)
+        else:
+            addr, notify, orcpt = (tuple(r) + (None, None))[:3]
+            spec.append(addr + (f":{notify or 0}" if notify or orcpt else "") +
+                        (f":{orcpt}" if orcpt else ""))
+    fd, path = tempfile.mkstemp(prefix="sgq-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(msg)
+    try:
+        args = ["enqueue", sender, ",".join(spec), path]
+        if envid or ret:
+            args.append(envid or "")
+        if ret:
+            args.append(ret)
+        return kv(tool(d.data, *args).stdout.strip())
+    finally:
+        os.unlink(path)

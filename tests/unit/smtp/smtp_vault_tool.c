@@ -9,6 +9,9 @@
  *   smtp_vault_tool DATA_DIR account ADDRESS
  *   smtp_vault_tool DATA_DIR stats
  *   smtp_vault_tool DATA_DIR queue
+ *   smtp_vault_tool DATA_DIR enqueue FROM RCPT[:NOTIFY[:ORCPT]],... FILE [ENVID [RET]]
+ *       queues FILE as a mail (kind "mail", as submission will), NOTIFY a
+ *       mask of SMTP_NOTIFY_* in decimal, RET "full" or "hdrs"
  *
  * Output is key=value lines; exit status 0, or 1 with the error on stderr.
  * It opens the store beside a running daemon (LMDB allows it).
@@ -16,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/sec.h"
 #include "mime/mime.h"
+#include "smtp/smtp_queue.h"
 #include "store/store.h"
 
 #define TOOL_KDF	0	/* SEC_KDF_INTERACTIVE */
@@ -194,6 +199,67 @@ tool_queue(struct store *st)
 	return rc == STORE_OK ? 0 : 1;
 }
 
+struct tool_put {
+	uint8_t	*ct;
+	size_t	 len;
+	uint64_t id;
+};
+
+static enum store_rc
+tool_put_op(struct store_txn *t, void *arg)
+{
+	struct tool_put *p = arg;
+	struct store_qentry e = { .next_attempt = store_txn_now(t), .data = p->ct, .len = p->len };
+	enum store_rc rc = store_queue_put(t, &e);
+
+	p->id = e.id;
+	return rc;
+}
+
+static int
+tool_enqueue(struct store *st, char **argv, int argc)
+{
+	struct smtp_qmsg q = { .kind = SMTP_QK_MAIL, .arrival = time(NULL) };
+	struct sec_buf pt = { 0 }, msg = { 0 };
+	struct tool_put p = { 0 };
+	char *list = strdup(argv[1]), *item, *save = NULL, buf[65536];
+	FILE *f = fopen(argv[2], "rb");
+	size_t n;
+	enum store_rc rc;
+
+	if (f == NULL || list == NULL)
+		return 1;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		sec_buf_append(&msg, buf, n);
+	fclose(f);
+	q.from = strdup(argv[0]);
+	q.envid = argc > 3 ? strdup(argv[3]) : NULL;
+	q.ret = argc > 4 ? (strcmp(argv[4], "hdrs") == 0 ? SMTP_RET_HDRS : SMTP_RET_FULL) :
+	    SMTP_RET_NONE;
+	for (item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		char *notify = strchr(item, ':'), *orcpt = NULL;
+
+		if (notify != NULL) {
+			*notify++ = '\0';
+			if ((orcpt = strchr(notify, ':')) != NULL)
+				*orcpt++ = '\0';
+		}
+		smtp_qmsg_add_rcpt(&q, item, orcpt, notify != NULL ? (unsigned)atoi(notify) : 0);
+	}
+	q.msg = (const char *)msg.data;
+	q.msg_len = msg.len;
+	smtp_qmsg_encode(&q, &pt);
+	store_queue_seal(st, pt.data, pt.len, &p.ct, &p.len);
+	rc = store_write_wait(st, tool_put_op, &p);
+	printf("id=%llu rc=%s\n", (unsigned long long)p.id, store_rc_str(rc));
+	sec_buf_wipe(&pt);
+	sec_buf_free(&msg);
+	free(p.ct);
+	free(list);
+	smtp_qmsg_clear(&q);
+	return rc == STORE_OK ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,7 +269,7 @@ main(int argc, char **argv)
 	if (argc < 3 || sec_init() != 0)
 		return 2;
 	mime_init();
-	st = tool_open(argv[1], strcmp(argv[2], "enroll") != 0);
+	st = tool_open(argv[1], strcmp(argv[2], "enroll") != 0 && strcmp(argv[2], "enqueue") != 0);
 	if (strcmp(argv[2], "enroll") == 0 && argc == 5)
 		rc = tool_enroll(st, argv[3], argv[4]);
 	else if (strcmp(argv[2], "read") == 0 && argc == 6)
@@ -214,6 +280,8 @@ main(int argc, char **argv)
 		rc = tool_stats(st);
 	else if (strcmp(argv[2], "queue") == 0)
 		rc = tool_queue(st);
+	else if (strcmp(argv[2], "enqueue") == 0 && argc >= 6)
+		rc = tool_enqueue(st, argv + 3, argc - 3);
 	else
 		fprintf(stderr, "usage: smtp_vault_tool DATA_DIR enroll|read|account|stats|queue\n");
 	store_close(&st);
