@@ -118,7 +118,8 @@ class Imap:
                                         server_hostname="localhost",
                                         local_addr=(src, 0) if src else None), IO_TIMEOUT)
             greet = await self.line()
-        except (OSError, asyncio.IncompleteReadError, ssl.SSLError, ConnectionError) as e:
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError, ConnectionError,
+                asyncio.TimeoutError) as e:
             raise Down(f"connect: {e!r}")
         if not greet.startswith(b"* OK"):
             raise ProtocolError(f"greeting {greet[:100]!r}")
@@ -357,14 +358,20 @@ class Load:
             w = None
             gen = len(self.stats.down)
             try:
-                r, w = await asyncio.wait_for(
-                    asyncio.open_connection("127.0.0.1", self.d.smtp_port, limit=1 << 20,
-                                            local_addr=(client_ip(2, k * 4), 0)),
-                    IO_TIMEOUT)
+                try:
+                    r, w = await asyncio.wait_for(
+                        asyncio.open_connection("127.0.0.1", self.d.smtp_port, limit=1 << 20,
+                                                local_addr=(client_ip(2, k * 4), 0)),
+                        IO_TIMEOUT)
+                except (OSError, asyncio.TimeoutError) as e:
+                    raise Down(f"smtp connect: {e!r}")
                 await self.smtp_expect(r, w, None, (220,))
                 await self.smtp_expect(r, w, b"EHLO mta.example.com\r\n", (250,))
                 await self.smtp_expect(r, w, b"STARTTLS\r\n", (220,))
-                await w.start_tls(self.ctx(), server_hostname="localhost")
+                try:
+                    await w.start_tls(self.ctx(), server_hostname="localhost")
+                except (OSError, ssl.SSLError, ConnectionError) as e:
+                    raise Down(f"smtp starttls: {e!r}")
                 await self.smtp_expect(r, w, b"EHLO mta.example.com\r\n", (250,))
                 for _ in range(rng.randint(5, 20)):
                     if self.done():

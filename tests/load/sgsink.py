@@ -15,6 +15,7 @@ class Sink:
         self.conns = set()
         self.messages = []          # (envelope rcpts, raw bytes)
         self.sessions = 0
+        self.refused = []           # commands answered 5xx (a client bug or ours)
 
     async def start(self):
         self.server = await asyncio.start_server(self.session, "127.0.0.1", self.port,
@@ -73,6 +74,7 @@ class Sink:
                     await say("221 2.0.0 Bye")
                     break
                 else:
+                    self.refused.append(line[:80])
                     await say("502 5.5.2 Not here")
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
