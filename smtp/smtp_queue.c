@@ -155,6 +155,13 @@ smtp_queue_poke(struct smtp_queue *q)
 		event_active(q->ev_tick, EV_TIMEOUT, 0);
 }
 
+void
+smtp_queue_kick(struct gw_ctx *ctx)
+{
+	if (ctx->smtp != NULL)
+		smtp_queue_poke(ctx->smtp->queue);
+}
+
 /* May new work start? Not while stopping, nor once the workers are gone. */
 static bool
 smtp_queue_running(const struct smtp_queue *q)
