@@ -66,6 +66,7 @@ class Stats:
         self.errors = []          # (time, where, text) of protocol errors
         self.drops = []           # (time, where, text) of lost connections
         self.acked = {}           # load id -> (sha256 of the sent bytes, set of users)
+        self.expunged = {}        # load id -> set of users whose EXPUNGE of it was acknowledged
         self.invites = {}         # new address -> (load id, time) of its acknowledged first message
         self.tempfails = []       # (time, where, text): 451/452, NO where allowed
         self.flags = {}           # (user, uid) -> True/False (\Flagged), None: unknown
@@ -89,6 +90,12 @@ class Stats:
 
     def expected_down(self, t, grace=3.0):
         return any(a - 0.5 <= t <= (b if b is not None else 1e18) + grace for a, b in self.down)
+
+
+def expected_deliveries(stats):
+    """Acknowledged deliveries not acknowledged as expunged since."""
+    return sum(len(users - stats.expunged.get(lid, set()))
+               for lid, (_, users) in stats.acked.items())
 
 
 def percentile(v, p):
@@ -249,7 +256,8 @@ class Load:
     """The whole run: a daemon (started by the caller), users, clients."""
 
     def __init__(self, d, users=20, sessions=200, senders=16, writer="smtp", seed=1,
-                 think=(0.2, 1.0), preload=10, run_id=None, new_every=0, tempfail_ok=False):
+                 think=(0.2, 1.0), preload=10, run_id=None, new_every=0, tempfail_ok=False,
+                 keep=0):
         self.d = d
         self.users = [f"load{i:02d}@{DOMAIN}" for i in range(users)]
         self.sessions = sessions
@@ -265,6 +273,7 @@ class Load:
         self.stopping = False
         self.new_every = new_every          # every n-th message also to a new address
         self.tempfail_ok = tempfail_ok      # full disk: 451/452 and NO are answers, not errors
+        self.keep = keep                    # >0: sessions expunge beyond the newest `keep`
 
     # -- setup --
     def add_users(self):
@@ -376,7 +385,8 @@ class Load:
                 for _ in range(rng.randint(5, 20)):
                     if self.done():
                         break
-                    rcpts = rng.sample(self.users, rng.choice((1, 1, 1, 2, 3)))
+                    rcpts = rng.sample(self.users,
+                                       min(len(self.users), rng.choice((1, 1, 1, 2, 3))))
                     lid, msg = self.next_message(rcpts[0])
                     fresh = None
                     if self.new_every and self.msg_no % self.new_every == 0:
@@ -476,9 +486,38 @@ class Load:
             finally:
                 c.close()
 
+    async def expunge_old(self, c, user, uids, per_user, mine):
+        """Delete this session's own messages beyond the newest self.keep, as
+        a user cleaning up does (the soak keeps mailboxes at a steady size):
+        learn their load ids, \\Deleted, UID EXPUNGE (UIDPLUS). Once the
+        EXPUNGE is acknowledged they must be gone, not there."""
+        old = [u for u in uids[:-self.keep] if u % per_user == mine][:200]
+        if not old:
+            return uids
+        seq = ",".join(str(u) for u in old)
+        got, _ = await c.cmd(f"UID FETCH {seq} (UID BODY.PEEK[HEADER.FIELDS (X-Load-Id)])"
+                             .encode())
+        lids = [lid for lid in (load_id(g.split(b"}\r\n", 1)[-1]) for g in got) if lid]
+        for u in old:
+            self.stats.flags[(user, u)] = None
+        await c.cmd(f"UID STORE {seq} +FLAGS.SILENT (\\Deleted)".encode())
+        await c.cmd(f"UID EXPUNGE {seq}".encode())
+        for lid in lids:
+            self.stats.expunged.setdefault(lid, set()).add(user)
+        for u in old:
+            self.stats.flags.pop((user, u), None)
+        gone = set(old)
+        return [u for u in uids if u not in gone]
+
     async def imap_step(self, c, rng, user, uids, per_user, mine):
         x = rng.random()
         t0 = time.monotonic()
+        if self.keep and x < 0.08:
+            before = len(uids)
+            uids = await self.expunge_old(c, user, uids, per_user, mine)
+            if len(uids) < before:
+                self.stats.count("expunge", time.monotonic() - t0)
+            return uids
         if x < 0.20:
             what = "fetch_headers"
             lo = uids[-50] if len(uids) >= 50 else 1
@@ -590,10 +629,13 @@ class Load:
         back byte-exact (after the Received: header ingest prepends); every
         acknowledged flag holds. Returns a list of problems (empty: good)."""
         problems = []
-        want = {}
+        want, gone = {}, {}
         for lid, (sha, users) in self.stats.acked.items():
             for u in users:
-                want.setdefault(u, {})[lid] = sha
+                if u in self.stats.expunged.get(lid, ()):
+                    gone.setdefault(u, set()).add(lid)
+                else:
+                    want.setdefault(u, {})[lid] = sha
         checked = 0
         for user in self.users:
             c = Imap()
@@ -626,6 +668,9 @@ class Load:
                     if hashlib.sha256(raw[i:]).hexdigest() != sha:
                         problems.append(f"{user}: message {lid} differs from what was sent")
                     checked += 1
+                for lid in gone.get(user, ()):
+                    if lid in found:
+                        problems.append(f"{user}: expunged message {lid} still there")
                 for (u, uid), on in self.stats.flags.items():
                     if u == user and on is not None and flags.get(uid) != on:
                         problems.append(f"{user}: UID {uid} \\Flagged is {flags.get(uid)}, "
