@@ -662,8 +662,7 @@ smtp_closed(struct gw_conn *c, void *arg, enum gw_close_reason why)
 	struct smtp_session *s = arg;
 
 	(void)c;
-	log_debug("smtp", "session=%08x event=closed reason=%s", s->id,
-	    gw_close_reason_names[why]);
+	(void)why;	/* gw_conn logs it */
 	s->conn = NULL;
 	smtp_session_unref(&s);
 }
