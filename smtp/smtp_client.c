@@ -484,6 +484,9 @@ smtp_client_read_cb(struct bufferevent *bev, void *arg)
 
 	while (!c->finished && c->state != SMTP_CL_HANDSHAKE &&
 	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+		/* RFC 5321 4.5.3.1.5 says 512, some servers say more: keep the head */
+		if (n > SMTP_REPLY_MAX)
+			n = SMTP_REPLY_MAX;
 		if (smtp_reply_line(line, n, &code, &last, &text, &tl) < 0 ||
 		    (c->code != 0 && code != c->code)) {
 			free(line);
