@@ -53,6 +53,9 @@ def prepare(build):
         subprocess.run(["meson", "setup", build, "-Dfuzz=true", "-Db_sanitize=address,undefined",
                         "-Db_lundef=false"], cwd=SRC, env=env, check=True,
                        stdout=subprocess.DEVNULL)
+    # an existing build dir regenerates first, so the target list is current
+    subprocess.run(["ninja", "-C", build, "build.ninja"], cwd=SRC, check=True,
+                   stdout=subprocess.DEVNULL)
     out = subprocess.run(["meson", "introspect", build, "--targets"], cwd=SRC,
                          capture_output=True, text=True, check=True).stdout
     names = [t["name"] for t in json.loads(out)
