@@ -15,6 +15,13 @@
  * has as many Argon2id runs pending as it has failures left before the
  * lock, further attempts are refused at once, so a burst of parallel
  * guesses gets no more KDF work than auth_lock_after sequential ones.
+ *
+ * A login that repeats one already in flight (same address, same
+ * password) waits for that check instead of running its own: mail apps open
+ * many connections at once, all with the right password, and after a
+ * restart (cold login cache) they must not be taken for parallel guesses
+ * (INTEROP.md: refuse only what is wrong, never all of a user's
+ * connections). The repeat costs no KDF work and counts no pending check.
  */
 #include "gateway/gw_auth.h"
 
@@ -43,6 +50,7 @@ struct gw_fail {
 struct gw_limits {
 	const struct conf	*conf;
 	struct gw_fail		*buckets[GW_LIMITS_BUCKETS];
+	struct gw_auth_req	*inflight;	/* checks on a worker; loop thread */
 };
 
 struct gw_auth_req {
@@ -61,6 +69,10 @@ struct gw_auth_req {
 	enum store_rc		 store_rc;
 	bool			 cancelled, in_worker;
 	bool			 reserved;	/* counted in the records' pending */
+	struct gw_auth_req	*next_inflight;	/* limits->inflight */
+	struct gw_auth_req	*followers;	/* the same login, waiting on this one */
+	struct gw_auth_req	*next_follower;
+	bool			 following;	/* waits on another request */
 };
 
 struct gw_limits *
@@ -317,6 +329,60 @@ gw_auth_release(struct gw_auth_req *r)
 		f->pending--;
 }
 
+/* A check in flight for the same address and password, or NULL. */
+static struct gw_auth_req *
+gw_auth_twin(const struct gw_auth_req *r)
+{
+	struct gw_auth_req *q;
+
+	for (q = r->ctx->limits->inflight; q != NULL; q = q->next_inflight)
+		if (q->pwlen == r->pwlen && strcmp(q->address, r->address) == 0 &&
+		    sec_equal(q->pw, r->pw, r->pwlen))
+			return q;
+	return NULL;
+}
+
+static void
+gw_auth_unlink_inflight(struct gw_auth_req *r)
+{
+	struct gw_auth_req **pp;
+
+	for (pp = &r->ctx->limits->inflight; *pp != NULL; pp = &(*pp)->next_inflight)
+		if (*pp == r) {
+			*pp = r->next_inflight;
+			break;
+		}
+}
+
+static void gw_auth_finish_login(struct gw_auth_req *r);
+
+/* The check a follower waited on is done: the same answer, without the
+ * failure being counted twice (it was one guess). */
+static void
+gw_auth_answer_followers(struct gw_auth_req *r, enum gw_auth_rc rc, unsigned delay_ms)
+{
+	struct gw_auth_req *f, *next;
+
+	for (f = r->followers; f != NULL; f = next) {
+		next = f->next_follower;
+		f->following = false;
+		if (f->cancelled) {
+			gw_auth_req_free(f);
+			continue;
+		}
+		if (rc == GW_AUTH_OK) {
+			f->res.account = r->res.account;
+			f->res.sk = sec_sk_ref(r->res.sk);
+			gw_auth_finish_login(f);
+		} else {
+			if (rc == GW_AUTH_FAILED)
+				atomic_fetch_add(&f->ctx->metrics.auth_failures, 1);
+			gw_auth_deliver(f, rc, delay_ms);
+		}
+	}
+	r->followers = NULL;
+}
+
 static void
 gw_auth_work(void *arg)
 {
@@ -343,28 +409,37 @@ gw_auth_work_done(void *arg)
 	struct gw_auth_req *r = arg;
 	struct gw_ctx *ctx = r->ctx;
 
+	unsigned delay;
+
 	r->in_worker = false;
 	gw_auth_release(r);
-	if (r->cancelled) {
-		gw_auth_req_free(r);
-		return;
-	}
+	gw_auth_unlink_inflight(r);
 	switch (r->store_rc) {
 	case STORE_OK:
 		(void)sec_cache_put_since(ctx->login_cache, r->cache_gen, r->address, r->pw,
 		    r->pwlen, r->res.sk);
+		gw_auth_answer_followers(r, GW_AUTH_OK, 0);
+		if (r->cancelled)
+			break;
 		store_audit(ctx->store, "login", r->address, r->ip, gw_proto_names[r->proto]);
 		gw_auth_finish_login(r);
-		break;
+		return;
 	case STORE_TEMPFAIL:
 	case STORE_CORRUPT:
+		gw_auth_answer_followers(r, GW_AUTH_TEMPFAIL, 0);
+		if (r->cancelled)
+			break;
 		gw_auth_deliver(r, GW_AUTH_TEMPFAIL, 0);
-		break;
+		return;
 	default:
-		gw_auth_deliver(r, GW_AUTH_FAILED,
-		    gw_auth_note_failure(ctx, r->proto, r->ip, r->address));
-		break;
+		delay = gw_auth_note_failure(ctx, r->proto, r->ip, r->address);
+		gw_auth_answer_followers(r, GW_AUTH_FAILED, delay);
+		if (r->cancelled)
+			break;
+		gw_auth_deliver(r, GW_AUTH_FAILED, delay);
+		return;
 	}
+	gw_auth_req_free(r);
 }
 
 /* A cache hit still needs the account to be active now. */
@@ -396,7 +471,7 @@ struct gw_auth_req *
 gw_auth_login(struct gw_ctx *ctx, enum gw_proto proto, const char *ip, const char *address,
     size_t addrlen, const char *pw, size_t pwlen, gw_auth_done_fn *done, void *arg)
 {
-	struct gw_auth_req *r = xcalloc(1, sizeof *r);
+	struct gw_auth_req *r = xcalloc(1, sizeof *r), *twin;
 
 	r->ctx = ctx;
 	r->proto = proto;
@@ -419,7 +494,11 @@ gw_auth_login(struct gw_ctx *ctx, enum gw_proto proto, const char *ip, const cha
 		    (unsigned)ctx->conf->limits.auth_delay_max * 1000);
 	} else if (gw_auth_cached(r))
 		gw_auth_finish_login(r);
-	else if (!gw_auth_reserve(r)) {
+	else if ((twin = gw_auth_twin(r)) != NULL) {
+		r->following = true;
+		r->next_follower = twin->followers;
+		twin->followers = r;
+	} else if (!gw_auth_reserve(r)) {
 		atomic_fetch_add(&ctx->metrics.auth_failures, 1);
 		log_info(gw_proto_names[proto], "event=auth_refused ip=%s reason=in_flight", r->ip);
 		gw_auth_deliver(r, GW_AUTH_LOCKED,
@@ -427,6 +506,8 @@ gw_auth_login(struct gw_ctx *ctx, enum gw_proto proto, const char *ip, const cha
 	} else {
 		r->cache_gen = sec_cache_generation(ctx->login_cache);
 		r->in_worker = true;
+		r->next_inflight = ctx->limits->inflight;
+		ctx->limits->inflight = r;
 		gw_workers_submit(ctx->workers, gw_auth_work, gw_auth_work_done, r);
 	}
 	return r;
