@@ -16,14 +16,16 @@
 #include "gateway/gw_conn.h"
 #include "gateway/gw_worker.h"
 
+struct imap_fetch_job;
+
 struct imap_fetch_op {
 	struct imap_session		 *s;
 	struct imap_fetch_env		  env;
 	uint32_t			 *uids, *seqs;
 	size_t				  n;
 	size_t				  batch;	/* messages per batch */
-	struct imap_fetch_batch		**done;		/* by batch number */
-	size_t				  nbatches, dispatched, emitted;
+	size_t				  next;		/* first message not dispatched */
+	struct imap_fetch_job		 *head, *tail;	/* in flight, in output order */
 	unsigned			  inflight;
 	enum store_rc			  rc;
 	uint32_t			 *seen;		/* \Seen set by this FETCH */
@@ -32,9 +34,17 @@ struct imap_fetch_op {
 	bool				  seen_pending;	/* the \Seen write runs */
 };
 
+/*
+ * A batch of consecutive messages. A worker stops rendering once the batch
+ * holds IMAP_FETCH_BATCH_BYTES (after at least one message), so that whole
+ * bodies never pile up: the rest of the range is rendered by the same job
+ * again, still first in line, before anything after it is emitted.
+ */
 struct imap_fetch_job {
 	struct imap_fetch_op	*op;
-	size_t			 index;
+	struct imap_fetch_job	*next;
+	bool			 done;
+	bool			 parked;	/* the rest of the range waits for the client */
 	struct imap_fetch_batch	 b;
 };
 
@@ -43,15 +53,15 @@ static void imap_fetch_pump(struct imap_fetch_op *op);
 static void
 imap_fetch_op_free(struct imap_fetch_op *op)
 {
-	size_t i;
+	struct imap_fetch_job *j, *next;
 
-	for (i = 0; i < op->nbatches; i++)
-		if (op->done[i] != NULL) {
-			evbuffer_free(op->done[i]->out);
-			free(op->done[i]);
-		}
+	for (j = op->head; j != NULL; j = next) {
+		next = j->next;
+		if (j->b.out != NULL)
+			evbuffer_free(j->b.out);
+		free(j);
+	}
 	sec_sk_unref(&op->env.sk);
-	free(op->done);
 	free(op->uids);
 	free(op->seqs);
 	free(op->seen);
@@ -89,60 +99,89 @@ imap_fetch_work_done(void *arg)
 {
 	struct imap_fetch_job *j = arg;
 	struct imap_fetch_op *op = j->op;
-	struct imap_fetch_batch *b = xmemdup(&j->b, sizeof j->b);
 
-	op->done[j->index] = b;
+	j->done = true;
 	op->inflight--;
-	if (b->rc != STORE_OK)
-		op->rc = b->rc;
-	free(j);
+	if (j->b.rc != STORE_OK)
+		op->rc = j->b.rc;
 	imap_fetch_pump(op);
+}
+
+static void
+imap_fetch_submit(struct imap_fetch_op *op, struct imap_fetch_job *j)
+{
+	j->done = false;
+	op->inflight++;
+	gw_workers_submit(op->s->ctx->workers, imap_fetch_work, imap_fetch_work_done, j);
 }
 
 static void
 imap_fetch_dispatch(struct imap_fetch_op *op)
 {
 	struct imap_fetch_job *j = xcalloc(1, sizeof *j);
-	size_t start = op->dispatched * op->batch;
 
 	j->op = op;
-	j->index = op->dispatched++;
 	j->b.env = &op->env;
-	j->b.uids = op->uids + start;
-	j->b.seqs = op->seqs + start;
-	j->b.n = SG_MIN(op->batch, op->n - start);
-	op->inflight++;
-	gw_workers_submit(op->s->ctx->workers, imap_fetch_work, imap_fetch_work_done, j);
+	j->b.uids = op->uids + op->next;
+	j->b.seqs = op->seqs + op->next;
+	j->b.n = SG_MIN(op->batch, op->n - op->next);
+	j->b.budget = IMAP_FETCH_BATCH_BYTES;
+	op->next += j->b.n;
+	if (op->tail != NULL)
+		op->tail->next = j;
+	else
+		op->head = j;
+	op->tail = j;
+	imap_fetch_submit(op, j);
 }
 
-/* Emit finished batches in order; start more while the client keeps up. */
+/*
+ * Emit finished batches in order; render more only while the client keeps
+ * up (the output below GW_CONN_OUT_HIGH): that goes for the rest of a batch
+ * that stopped at its byte budget too, which waits first in line, parked.
+ */
 static void
 imap_fetch_pump(struct imap_fetch_op *op)
 {
 	struct imap_session *s = op->s;
 	bool alive = imap_session_alive(s);
 	unsigned par = gw_workers_count(s->ctx->workers);
+	struct imap_fetch_job *j;
 
 	if (op->seen_pending)
 		return;
-
-	while (op->emitted < op->nbatches && op->done[op->emitted] != NULL) {
-		struct imap_fetch_batch *b = op->done[op->emitted];
-
+	while ((j = op->head) != NULL && j->done) {
 		if (alive)
-			evbuffer_add_buffer(gw_conn_out(s->conn), b->out);
-		evbuffer_free(b->out);
-		free(b);
-		op->done[op->emitted++] = NULL;
+			evbuffer_add_buffer(gw_conn_out(s->conn), j->b.out);
+		evbuffer_free(j->b.out);
+		j->b.out = NULL;
+		if (alive && j->b.rendered < j->b.n && j->b.rc == STORE_OK) {
+			j->b.uids += j->b.rendered;
+			j->b.seqs += j->b.rendered;
+			j->b.n -= j->b.rendered;
+			j->done = false;
+			j->parked = true;
+			break;
+		}
+		op->head = j->next;
+		if (op->head == NULL)
+			op->tail = NULL;
+		free(j);
 	}
-	if (!alive || op->emitted == op->nbatches) {
+	if (!alive || (op->head == NULL && op->next == op->n)) {
 		if (op->inflight == 0)
 			imap_fetch_finish(op);
 		return;		/* else when the last batch comes back */
 	}
-	while (op->dispatched < op->nbatches && op->inflight < par &&
-	    gw_conn_out_len(s->conn) < GW_CONN_OUT_HIGH)
-		imap_fetch_dispatch(op);
+	while (op->inflight < par && gw_conn_out_len(s->conn) < GW_CONN_OUT_HIGH) {
+		if (op->head != NULL && op->head->parked) {
+			op->head->parked = false;
+			imap_fetch_submit(op, op->head);
+		} else if (op->next < op->n)
+			imap_fetch_dispatch(op);
+		else
+			break;
+	}
 }
 
 void
@@ -265,8 +304,6 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		.mailbox_id = s->view->mbox.id, .sk = sec_sk_ref(s->sk), .acct = s->acct,
 		.args = a, .modseq = a->changedsince_set };
 	op->batch = imap_fetch_heavy(a) ? 8 : IMAP_FETCH_BATCH;
-	op->nbatches = (op->n + op->batch - 1) / op->batch;
-	op->done = xcalloc(op->nbatches + 1, sizeof *op->done);
 	op->seen = xcalloc(op->n + 1, sizeof *op->seen);
 	s->fetch = op;
 	imap_session_ref(s);

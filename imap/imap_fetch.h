@@ -34,12 +34,15 @@ struct imap_fetch_batch {
 	const uint32_t			*uids;
 	const uint32_t			*seqs;
 	size_t				 n;
+	size_t				 budget;	/* stop after this many bytes */
 	struct evbuffer			*out;
 	enum store_rc			 rc;
+	size_t				 rendered;	/* messages done (<= n) */
 	size_t				 missing;	/* expunged meanwhile */
 };
 
-/* Worker: render the batch into b->out. */
+/* Worker: render the batch into b->out (a new evbuffer), in order, until
+ * b->out holds b->budget bytes: b->rendered says how far it got. */
 void imap_fetch_render(struct imap_fetch_batch *b);
 
 /* Needs of an attribute list. */

@@ -22,7 +22,8 @@ struct imap_fmsg {
 	bool			 have_key;
 	struct mime_summary	*sum;
 	const struct imap_lentry *le;		/* cached listing data, borrowed */
-	struct sec_buf		 pt;		/* plaintext [0, pt.len) */
+	struct sec_buf		 pt;		/* plaintext [pt_off, pt_off + pt.len) */
+	uint64_t		 pt_off;
 	bool			 have_pt;
 };
 
@@ -138,24 +139,31 @@ imap_fmsg_header(const struct imap_fmsg *fm, uint64_t want)
 	return NULL;
 }
 
-/* The message's plaintext up to at least `end` bytes. */
+/* The message's plaintext [off, end) at least (end clamped to the size).
+ * Only that range is kept: an iOS-sized chunk of a 20 MB attachment holds
+ * 384 KB, not everything before it (the stream is still read from its
+ * start: secretstream chunks chain). */
 static enum store_rc
 imap_fmsg_plain(struct store_txn *t, const struct imap_fetch_env *env, struct imap_fmsg *fm,
-    uint64_t end)
+    uint64_t off, uint64_t end)
 {
 	const uint8_t *ct;
 	size_t len;
 	enum store_rc rc;
 
-	if (fm->have_pt && fm->pt.len >= SG_MIN(end, fm->m.size))
+	end = SG_MIN(end, fm->m.size);
+	if (fm->have_pt && fm->pt_off <= off && fm->pt_off + fm->pt.len >= end)
 		return STORE_OK;
 	sec_buf_wipe(&fm->pt);
 	fm->have_pt = false;
 	if ((rc = imap_fmsg_key(t, env, fm)) != STORE_OK ||
 	    (rc = store_blob_get(t, fm->m.blob_id, &ct, &len)) != STORE_OK)
 		return rc;
-	if (sec_decrypt_range(fm->key, ct, len, 0, end, &fm->pt) != 0)
+	if (off >= end)
+		return STORE_OK;
+	if (sec_decrypt_range(fm->key, ct, len, off, end - off, &fm->pt) != 0)
 		return STORE_CORRUPT;
+	fm->pt_off = off;
 	fm->have_pt = true;
 	return STORE_OK;
 }
@@ -283,12 +291,62 @@ imap_section_bytes(struct store_txn *t, const struct imap_fetch_env *env, struct
 
 	if (r->off == 0 && (*p = imap_fmsg_header(fm, r->len)) != NULL)
 		return STORE_OK;
-	if ((rc = imap_fmsg_plain(t, env, fm, r->off + r->len)) != STORE_OK)
+	if ((rc = imap_fmsg_plain(t, env, fm, r->off, r->off + r->len)) != STORE_OK)
 		return rc;
-	if (r->off + r->len > fm->pt.len)
+	if (!fm->have_pt || r->off < fm->pt_off ||
+	    r->off + r->len > fm->pt_off + fm->pt.len)
 		return STORE_CORRUPT;
-	*p = (const char *)fm->pt.data + r->off;
+	*p = (const char *)fm->pt.data + (r->off - fm->pt_off);
 	return STORE_OK;
+}
+
+/*
+ * A large literal from the decrypted message goes out by reference: the
+ * evbuffer takes the plaintext buffer (wiped and freed once sent), so a
+ * body is in memory once, not twice. The message's next section, if any,
+ * decrypts again.
+ */
+#define IMAP_LITERAL_REF_MIN	(64u * 1024)
+
+struct imap_pt_ref {
+	uint8_t	*data;
+	size_t	 cap;
+};
+
+static void
+imap_pt_release(const void *data, size_t len, void *extra)
+{
+	struct imap_pt_ref *ref = extra;
+
+	(void)data;
+	(void)len;
+	sec_wipe(ref->data, ref->cap);
+	free(ref->data);
+	free(ref);
+}
+
+static void
+imap_out_body(struct evbuffer *b, struct imap_fmsg *fm, const char *p, size_t n)
+{
+	const char *base = (const char *)fm->pt.data;
+	struct imap_pt_ref *ref;
+
+	if (n < IMAP_LITERAL_REF_MIN || !fm->have_pt || p < base ||
+	    p + n > base + fm->pt.len) {
+		imap_out_literal(b, p, n);
+		return;
+	}
+	ref = xmalloc(sizeof *ref);
+	ref->data = fm->pt.data;
+	ref->cap = fm->pt.cap;
+	evbuffer_add_printf(b, "{%zu}\r\n", n);
+	if (evbuffer_add_reference(b, p, n, imap_pt_release, ref) != 0) {
+		free(ref);
+		evbuffer_add(b, p, n);
+		return;
+	}
+	fm->pt = (struct sec_buf){ 0 };
+	fm->have_pt = false;
 }
 
 static enum store_rc
@@ -341,7 +399,7 @@ imap_render_section(struct store_txn *t, const struct imap_fetch_env *env, struc
 		mime_range_partial(&r, a->origin, a->count);
 	if (r.len > 0 && (rc = imap_section_bytes(t, env, fm, &r, &p)) != STORE_OK)
 		return rc;
-	imap_out_literal(b, p, (size_t)r.len);
+	imap_out_body(b, fm, p, (size_t)r.len);
 	return STORE_OK;
 }
 
@@ -364,7 +422,7 @@ imap_render_rfc822(struct store_txn *t, const struct imap_fetch_env *env, struct
 	    a->type == IMAP_FATT_RFC822_HEADER ? "RFC822.HEADER" : "RFC822.TEXT");
 	if (!empty && r.len > 0 && (rc = imap_section_bytes(t, env, fm, &r, &p)) != STORE_OK)
 		return rc;
-	imap_out_literal(b, p, empty ? 0 : (size_t)r.len);
+	imap_out_body(b, fm, p, empty ? 0 : (size_t)r.len);
 	return STORE_OK;
 }
 
@@ -538,9 +596,12 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 	size_t i;
 
 	bt->out = evbuffer_new();
+	bt->rendered = 0;
 	if (t == NULL || (bt->rc = store_keywords_get(t, env->account_id, kw)) != STORE_OK)
 		goto out;
 	for (i = 0; i < bt->n; i++) {
+		if (i > 0 && bt->budget > 0 && g.len + evbuffer_get_length(bt->out) >= bt->budget)
+			break;
 		struct imap_fmsg fm = { 0 };
 		enum store_rc rc = store_msg_get(t, env->mailbox_id, bt->uids[i], &fm.m);
 
@@ -561,6 +622,7 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 		}
 		imap_fmsg_clear(&fm);
 	}
+	bt->rendered = i;
 out:
 	imap_gather_flush(&g, bt->out);
 	store_read_end(&t);

@@ -29,7 +29,7 @@ struct imap_acct;
 #define IMAP_AUTH_MAX		4096		/* decoded SASL PLAIN message */
 #define IMAP_NAME_MAX		(STORE_MBOX_NAME_MAX * 4 + 16)	/* a name on the wire */
 #define IMAP_FETCH_BATCH	256		/* messages per FETCH job */
-#define IMAP_FETCH_BATCH_BYTES	(4u * 1024 * 1024)
+#define IMAP_FETCH_BATCH_BYTES	(1024u * 1024)	/* a batch stops after this much output */
 #define IMAP_SEARCH_BATCH	1024		/* messages per SEARCH job */
 
 enum imap_state {
