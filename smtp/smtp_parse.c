@@ -930,6 +930,67 @@ smtp_reply_line(const char *line, size_t len, unsigned *code_out, bool *last_out
 	return 1;
 }
 
+/* ---- message header fields ---- */
+
+/* The end of the line at p (the offset of its CR, or len), and of the CRLF. */
+static size_t
+smtp_line_end(const char *msg, size_t len, size_t p, size_t *next_out)
+{
+	const char *cr;
+
+	while ((cr = memchr(msg + p, '\r', len - p)) != NULL) {
+		size_t i = (size_t)(cr - msg);
+
+		if (i + 1 < len && msg[i + 1] == '\n') {
+			*next_out = i + 2;
+			return i;
+		}
+		p = i + 1;
+	}
+	*next_out = len;
+	return len;
+}
+
+bool
+smtp_header_next(const char *msg, size_t len, size_t *off, struct smtp_field *f)
+{
+	size_t p = *off, i, eol, next;
+
+	if (p >= len || msg[p] == '\r' || msg[p] == ' ' || msg[p] == '\t')
+		return false;
+	/* field-name: 1*ftext, then WSP* (obs-optional), then ':' */
+	for (i = p; i < len && (unsigned char)msg[i] > 32 && (unsigned char)msg[i] < 127 &&
+	    msg[i] != ':'; i++)
+		;
+	f->name = msg + p;
+	f->name_len = i - p;
+	while (i < len && (msg[i] == ' ' || msg[i] == '\t'))
+		i++;
+	if (f->name_len == 0 || i >= len || msg[i] != ':')
+		return false;
+	f->value = msg + i + 1;
+	/* the value goes on through lines that begin with WSP */
+	eol = smtp_line_end(msg, len, i + 1, &next);
+	while (next < len && (msg[next] == ' ' || msg[next] == '\t'))
+		eol = smtp_line_end(msg, len, next, &next);
+	f->value_len = eol - (i + 1);
+	*off = next;
+	return true;
+}
+
+bool
+smtp_field_is(const struct smtp_field *f, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (f->name_len != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (smtp_upper(f->name[i]) != smtp_upper(name[i]))
+			return false;
+	return true;
+}
+
 /* ---- addresses ---- */
 
 /* Would s[0..len) be a valid dot-string without the quotes? */

@@ -172,6 +172,32 @@ void smtp_crlf_end(struct smtp_dot *d);
 int smtp_reply_line(const char *line, size_t len, unsigned *code_out, bool *last_out,
     const char **text_out, size_t *text_len_out);
 
+/* ---- message header fields (submission, RFC 5322 2.2) ---- */
+
+/* One header field; pointers into the message. The value runs from after
+ * the colon to before the CRLF that ends the field, folding included. */
+struct smtp_field {
+	const char	*name;
+	size_t		 name_len;
+	const char	*value;
+	size_t		 value_len;
+};
+
+/*
+ * The next field of the header section of msg[0..len) from *off (start at
+ * 0). Returns true with *f filled and *off moved past the field; false at
+ * the end of the header section: the empty line (*off then points at it),
+ * the end of the message, or a line that is not a field (RFC 5322 3.6.8:
+ * printable ASCII but ':' up to the colon; the obsolete space before the
+ * colon is allowed); *off is then where the header section ends.
+ * A field whose last line has no CRLF (the message ends there) is returned
+ * as a field.
+ */
+bool smtp_header_next(const char *msg, size_t len, size_t *off, struct smtp_field *f);
+
+/* Is the field's name `name` (ASCII, compared case-insensitively)? */
+bool smtp_field_is(const struct smtp_field *f, const char *name);
+
 /* ---- addresses and xtext ---- */
 
 /*

@@ -812,6 +812,78 @@ test_reply_lines(void **state)
 	free(big);
 }
 
+/* ---- header fields (submission) ---- */
+
+static void
+test_header_fields_in_order_with_folding(void **state)
+{
+	static const char msg[] = "From: Alice\r\n <alice@ext.test>\r\nSubject : hi\r\n"
+	    "message-id:<x@y>\r\n\r\nFrom: not a header\r\n";
+	struct smtp_field f;
+	size_t off = 0;
+
+	(void)state;
+	assert_true(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	assert_true(smtp_field_is(&f, "from"));
+	assert_str_n(f.value, f.value_len, " Alice\r\n <alice@ext.test>");
+	assert_true(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	assert_true(smtp_field_is(&f, "Subject"));	/* obs: space before the colon */
+	assert_str_n(f.value, f.value_len, " hi");
+	assert_true(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	assert_true(smtp_field_is(&f, "Message-ID"));
+	assert_false(smtp_field_is(&f, "Message-I"));
+	assert_str_n(f.value, f.value_len, "<x@y>");
+	assert_false(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	assert_memory_equal(msg + off, "\r\nFrom:", 7);	/* stops at the empty line */
+}
+
+static void
+test_header_section_ends_at_a_non_field(void **state)
+{
+	static const char *const ends[] = {
+		"",			/* empty message */
+		"\r\nbody\r\n",		/* no header at all */
+		" folded first\r\n",	/* a continuation with nothing before it */
+		"no colon here\r\n",
+		": empty name\r\n",
+		"Na\xc3\xa9me: 8-bit name\r\n",
+	};
+	struct smtp_field f;
+	size_t i, off;
+
+	(void)state;
+	for (i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+		off = 0;
+		assert_false(smtp_header_next(ends[i], strlen(ends[i]), &off, &f));
+		assert_int_equal(off, 0);
+	}
+}
+
+static void
+test_header_field_without_final_crlf(void **state)
+{
+	static const char msg[] = "Date: Thu, 1 Jan 2026\r\n\tfolded";
+	struct smtp_field f;
+	size_t off = 0, i;
+
+	(void)state;
+	assert_true(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	assert_str_n(f.value, f.value_len, " Thu, 1 Jan 2026\r\n\tfolded");
+	assert_int_equal(off, sizeof msg - 1);
+	assert_false(smtp_header_next(msg, sizeof msg - 1, &off, &f));
+	/* every prefix is read without reading past its end */
+	for (i = 0; i < sizeof msg - 1; i++) {
+		char *cut = malloc(i + 1);
+
+		assert_non_null(cut);
+		memcpy(cut, msg, i);
+		off = 0;
+		(void)smtp_header_next(cut, i, &off, &f);
+		assert_true(off <= i);
+		free(cut);
+	}
+}
+
 int
 main(void)
 {
@@ -849,6 +921,9 @@ main(void)
 		cmocka_unit_test(test_dot_discards_without_out),
 		cmocka_unit_test(test_crlf_scan_across_chunks),
 		cmocka_unit_test(test_reply_lines),
+		cmocka_unit_test(test_header_fields_in_order_with_folding),
+		cmocka_unit_test(test_header_section_ends_at_a_non_field),
+		cmocka_unit_test(test_header_field_without_final_crlf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
