@@ -69,8 +69,9 @@ smtp_trace(struct smtp_session *s)
 
 	smtp_trace_name(helo, sizeof helo, s->helo);
 	smtp_date(date, sizeof date, sg_now());
-	snprintf(with, sizeof with, "%s%s", t->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
-	    ver != NULL ? "S" : "");
+	/* RFC 3848, RFC 6531: S for TLS, A for an authenticated submission */
+	snprintf(with, sizeof with, "%s%s%s", t->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" :
+	    "SMTP", ver != NULL ? "S" : "", s->authed ? "A" : "");
 	if (ver != NULL)
 		snprintf(tls, sizeof tls, "\r\n\t(using %s with cipher %s)", ver,
 		    cipher != NULL ? cipher : "unknown");
@@ -150,7 +151,10 @@ smtp_msg_end(struct smtp_session *s)
 		return;
 	}
 	smtp_set_state(s, SMTP_ST_WAIT);
-	smtp_ingest_start(s);
+	if (s->submission)
+		smtp_submit_start(s);
+	else
+		smtp_ingest_start(s);
 }
 
 bool

@@ -13,6 +13,10 @@
  * callback with STORE_OK; any failure is 451 4.3.0 (452 4.3.1 for a full
  * store) and nothing is kept.
  *
+ * Submission (smtp_submit.c) uses the same steps for its external
+ * recipients inside its own job and store operation (smtp_ingest_new,
+ * _prepare, _write).
+ *
  * Flooding: a recipient that already has an account never gets a second
  * link from ingest (the token is stored only hashed, so there is none to
  * resend); it gets at most one short notice per SMTP_NOTICE_INTERVAL,
@@ -71,9 +75,10 @@ struct smtp_ingest {
 	uint8_t			(*corr)[STORE_HASH_BYTES];
 	size_t			 ncorr;
 	struct smtp_ing_rcpt	*rcpts;
-	size_t			 nrcpts;
+	size_t			 nrcpts, rcpts_cap;
 	uint8_t			*dsn_ct;	/* a "delivered" DSN, or NULL */
 	size_t			 dsn_len;
+	bool			 from_checked;	/* submission: From: is the sender's */
 	const char		*fail;		/* the worker's failure, for the log */
 	uint64_t		 t_start, t_prepared;	/* smtp_ingest_us() marks, for the log */
 	/* the op's outputs */
@@ -98,11 +103,15 @@ smtp_ingest_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void
-smtp_ingest_free(struct smtp_ingest *job)
+void
+smtp_ingest_free(struct smtp_ingest **jobp)
 {
+	struct smtp_ingest *job = *jobp;
 	size_t i;
 
+	if (job == NULL)
+		return;
+	*jobp = NULL;
 	for (i = 0; i < job->nrcpts; i++) {
 		struct smtp_ing_rcpt *r = &job->rcpts[i];
 
@@ -173,8 +182,9 @@ smtp_ingest_about(struct smtp_ingest *job, const struct mime_summary *sum,
 			const char *at = addr != NULL ? strrchr(addr, '@') : NULL;
 			const char *name = internet_address_get_name(ia);
 
-			if (at != NULL && strlen(addr) <= SMTP_ADDR_MAX && conf_domain_match(
-			    &conf->policy.internal_domains, at + 1, strlen(at + 1))) {
+			if (at != NULL && strlen(addr) <= SMTP_ADDR_MAX && (job->from_checked ||
+			    conf_domain_match(&conf->policy.internal_domains, at + 1,
+			    strlen(at + 1)))) {
 				snprintf(ab->address, sizeof ab->address, "%s", addr);
 				sg_ascii_lower(ab->address, strlen(ab->address));
 				if (name != NULL)
@@ -335,10 +345,9 @@ static void smtp_ingest_committed(void *arg, enum store_rc rc);
 static enum store_rc smtp_ingest_op(struct store_txn *t, void *arg);
 static void smtp_ingest_failed(void *arg);
 
-static void
-smtp_ingest_work(void *arg)
+const char *
+smtp_ingest_prepare(struct smtp_ingest *job)
 {
-	struct smtp_ingest *job = arg;
 	struct mime_summary *sum = mime_summarize(job->msg.data, job->msg.len);
 	struct smtp_ing_about ab;
 	struct store_txn *t;
@@ -346,11 +355,12 @@ smtp_ingest_work(void *arg)
 	size_t enc_len = 0, i;
 	enum store_rc rc;
 
+	job->size = job->msg.len;
 	job->key = sec_alloc(SEC_KEY_BYTES);
 	sec_content_key_new(job->key);
 	if (mime_summary_encode(sum, &enc, &enc_len) != 0) {
 		job->fail = "summary";
-		goto fail;
+		goto out;
 	}
 	sec_encrypt(job->key, job->msg.data, job->msg.len, &job->msg_ct);
 	sec_encrypt(job->key, enc, enc_len, &job->sum_ct);
@@ -361,7 +371,7 @@ smtp_ingest_work(void *arg)
 	smtp_ingest_success_dsn(job, job->msg.data, job->msg.len);
 	if ((t = store_read_begin(job->ctx->store, &rc)) == NULL) {
 		job->fail = "read_txn";
-		goto fail;
+		goto out;
 	}
 	for (i = 0; i < job->nrcpts; i++) {
 		if (smtp_ingest_rcpt(job, t, &job->rcpts[i], &ab) != 0) {
@@ -370,17 +380,23 @@ smtp_ingest_work(void *arg)
 		}
 	}
 	store_read_end(&t);
-	if (job->fail != NULL)
-		goto fail;
+out:
 	mime_summary_free(&sum);
 	sec_wipe(job->msg.data, job->msg.len);
 	smtp_buf_free(&job->msg);
 	job->t_prepared = smtp_ingest_us();
-	store_write(job->ctx->store, smtp_ingest_op, smtp_ingest_committed, job);
-	return;
-fail:
-	mime_summary_free(&sum);
-	gw_loopq_post(job->ctx->loopq, smtp_ingest_failed, job);
+	return job->fail;
+}
+
+static void
+smtp_ingest_work(void *arg)
+{
+	struct smtp_ingest *job = arg;
+
+	if (smtp_ingest_prepare(job) != NULL)
+		gw_loopq_post(job->ctx->loopq, smtp_ingest_failed, job);
+	else
+		store_write(job->ctx->store, smtp_ingest_op, smtp_ingest_committed, job);
 }
 
 /* ---- the store operation (writer thread) ---- */
@@ -458,10 +474,9 @@ smtp_ingest_deliver(struct smtp_ingest *job, struct store_txn *t, struct smtp_in
 	return STORE_OK;
 }
 
-static enum store_rc
-smtp_ingest_op(struct store_txn *t, void *arg)
+enum store_rc
+smtp_ingest_write(struct store_txn *t, struct smtp_ingest *job)
 {
-	struct smtp_ingest *job = arg;
 	struct store_blob b = {
 		.msg_ct = job->msg_ct.data, .msg_ct_len = job->msg_ct.len,
 		.sum_ct = job->sum_ct.data, .sum_ct_len = job->sum_ct.len, .size = job->size,
@@ -485,6 +500,18 @@ smtp_ingest_op(struct store_txn *t, void *arg)
 		job->queued++;
 	}
 	return STORE_OK;
+}
+
+unsigned
+smtp_ingest_queued(const struct smtp_ingest *job)
+{
+	return job->queued;
+}
+
+static enum store_rc
+smtp_ingest_op(struct store_txn *t, void *arg)
+{
+	return smtp_ingest_write(t, arg);
 }
 
 /* ---- back on the loop ---- */
@@ -515,7 +542,7 @@ smtp_ingest_finish(struct smtp_ingest *job, enum store_rc rc)
 		    "451 4.3.0 Temporary failure, please try again later");
 	}
 	smtp_session_ingest_done(s, reply);
-	smtp_ingest_free(job);
+	smtp_ingest_free(&job);
 }
 
 static void
@@ -530,6 +557,53 @@ smtp_ingest_failed(void *arg)
 	smtp_ingest_finish(arg, STORE_OK);
 }
 
+struct smtp_ingest *
+smtp_ingest_new(struct gw_ctx *ctx, const char *id, const char *from, const char *envid,
+    enum smtp_ret ret)
+{
+	struct smtp_ingest *job = xcalloc(1, sizeof *job);
+
+	job->ctx = ctx;
+	snprintf(job->id, sizeof job->id, "%s", id);
+	job->from = xstrdup(from);
+	job->envid = envid != NULL ? xstrdup(envid) : NULL;
+	job->ret = ret;
+	job->now = sg_now();
+	job->t_start = smtp_ingest_us();
+	return job;
+}
+
+void
+smtp_ingest_add_rcpt(struct smtp_ingest *job, const char *addr, const char *orcpt,
+    unsigned notify)
+{
+	struct smtp_ing_rcpt *r;
+
+	if (job->nrcpts == job->rcpts_cap) {
+		job->rcpts_cap = job->rcpts_cap > 0 ? job->rcpts_cap * 2 : 4;
+		job->rcpts = xreallocarray(job->rcpts, job->rcpts_cap, sizeof *job->rcpts);
+	}
+	r = &job->rcpts[job->nrcpts++];
+	memset(r, 0, sizeof *r);
+	r->addr = xstrdup(addr);
+	r->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+}
+
+void
+smtp_ingest_from_checked(struct smtp_ingest *job)
+{
+	job->from_checked = true;
+}
+
+void
+smtp_ingest_set_msg(struct smtp_ingest *job, struct smtp_buf *msg)
+{
+	job->msg = *msg;
+	job->size = msg->len;
+	memset(msg, 0, sizeof *msg);
+}
+
 void
 smtp_ingest_start(struct smtp_session *s)
 {
@@ -541,29 +615,13 @@ smtp_ingest_start(struct smtp_session *s)
 		smtp_session_ingest_done(s, "451 4.3.0 Vault not available, please try again later");
 		return;
 	}
-	job = xcalloc(1, sizeof *job);
-	job->ctx = s->ctx;
+	job = smtp_ingest_new(s->ctx, tx->id, tx->from, tx->envid, tx->ret);
 	job->s = s;
 	smtp_session_ref(s);
-	memcpy(job->id, tx->id, sizeof job->id);
-	job->from = tx->from;
-	tx->from = NULL;
-	job->envid = tx->envid;
-	tx->envid = NULL;
-	job->ret = tx->ret;
-	job->msg = tx->msg;
-	memset(&tx->msg, 0, sizeof tx->msg);
-	job->size = job->msg.len;
-	job->now = sg_now();
-	job->t_start = smtp_ingest_us();
-	job->rcpts = xcalloc(tx->nrcpts, sizeof *job->rcpts);
-	job->nrcpts = tx->nrcpts;
-	for (i = 0; i < tx->nrcpts; i++) {
-		job->rcpts[i].addr = tx->rcpts[i].addr;
-		job->rcpts[i].orcpt = tx->rcpts[i].orcpt;
-		job->rcpts[i].notify = tx->rcpts[i].notify;
-		tx->rcpts[i].addr = tx->rcpts[i].orcpt = NULL;
-	}
+	for (i = 0; i < tx->nrcpts; i++)
+		smtp_ingest_add_rcpt(job, tx->rcpts[i].addr, tx->rcpts[i].orcpt,
+		    tx->rcpts[i].notify);
+	smtp_ingest_set_msg(job, &tx->msg);
 	gw_conn_pause(s->conn);
 	gw_workers_submit(s->ctx->workers, smtp_ingest_work, NULL, job);
 }

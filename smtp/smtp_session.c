@@ -18,6 +18,7 @@
 
 #include <glib.h>
 
+#include "crypto/sec.h"
 #include "gateway/gw_conn.h"
 #include "gateway/gw_log.h"
 #include "smtp/smtp_mail.h"
@@ -25,7 +26,7 @@
 
 static const char *const smtp_state_names[] = {
 	"refused", "greeted", "ready", "mail", "rcpt", "bdat", "data", "chunk", "wait",
-	"closing",
+	"closing", "auth",
 };
 
 static const char *
@@ -55,6 +56,7 @@ smtp_server_new(struct gw_ctx *ctx)
 	g_free(dir);
 	g_free(tdir);
 	srv->queue = smtp_queue_new(ctx);
+	srv->rate = smtp_rate_new();
 	return srv;
 }
 
@@ -65,6 +67,7 @@ smtp_server_free(struct smtp_server **srvp)
 		return;
 	smtp_queue_free(&(*srvp)->queue);
 	smtp_templates_free(&(*srvp)->templates);
+	smtp_rate_free(&(*srvp)->rate);
 	free(*srvp);
 	*srvp = NULL;
 }
@@ -172,8 +175,7 @@ smtp_session_fatal(struct smtp_session *s, const char *reply)
 		gw_conn_close(s->conn);
 }
 
-/* A refused command: reply, and count it against SMTP_ERRORS_MAX. */
-SG_PRINTF(2, 3) static void
+void
 smtp_error(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -221,6 +223,8 @@ smtp_do_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)s->ctx->conf->smtp.max_message_size);
 	if (!gw_conn_is_tls(s->conn))
 		smtp_reply(s, "250-STARTTLS");
+	else if (s->submission)
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");	/* RFC 4954: only over TLS */
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-SMTPUTF8");
 	smtp_reply(s, "250-CHUNKING");
@@ -235,7 +239,7 @@ smtp_dup(const char *p, size_t len)
 	return p != NULL ? xstrndup(p, len) : NULL;
 }
 
-static bool
+bool
 smtp_domain_internal(const struct smtp_session *s, const char *addr, size_t at, size_t len)
 {
 	if (at >= len)
@@ -251,7 +255,7 @@ smtp_do_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	char addr[SMTP_ADDR_MAX + 1] = "";
 	int n = 0;
 
-	if (s->submission) {
+	if (s->submission && !s->authed) {
 		smtp_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
@@ -271,9 +275,13 @@ smtp_do_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_error(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
-	/* DESIGN.md flow 1: only the organization's own senders */
-	if (n == 0 || !smtp_domain_internal(s, addr, (size_t)(strrchr(addr, '@') - addr),
-	    (size_t)n)) {
+	if (s->submission) {
+		/* DESIGN.md flow 4: the authenticated address, within its limits */
+		if (!smtp_submit_sender(s, addr, (size_t)n))
+			return;
+	} else if (n == 0 || !smtp_domain_internal(s, addr,
+	    (size_t)(strrchr(addr, '@') - addr), (size_t)n)) {
+		/* DESIGN.md flow 1: only the organization's own senders */
 		smtp_error(s, "553 5.7.1 Sender address must be in an internal domain");
 		return;
 	}
@@ -293,9 +301,11 @@ smtp_do_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 static void
 smtp_do_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	const struct conf *conf = s->ctx->conf;
 	struct smtp_txn *t = &s->txn;
 	char addr[SMTP_ADDR_MAX + 1];
 	struct smtp_rcpt *r;
+	bool internal = false;
 	size_t i;
 	int n;
 
@@ -303,12 +313,20 @@ smtp_do_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_error(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return;
 	}
-	if (t->nrcpts >= s->ctx->conf->smtp.max_recipients) {
+	if (t->nrcpts >= (s->submission ? conf->submission.max_recipients :
+	    conf->smtp.max_recipients)) {
+		if (s->submission)
+			smtp_submit_too_many(s);
 		smtp_reply(s, "452 4.5.3 Too many recipients");	/* RFC 5321 4.5.3.1.10 */
 		return;
 	}
-	if (cmd->path.postmaster || smtp_domain_internal(s, cmd->path.addr, cmd->path.at,
-	    cmd->path.len)) {
+	if (s->submission && cmd->path.postmaster) {
+		smtp_error(s, "550 5.1.3 <Postmaster> needs a domain here: write to the "
+		    "postmaster of your organization with its full address");
+		return;
+	}
+	if (!s->submission && (cmd->path.postmaster || smtp_domain_internal(s, cmd->path.addr,
+	    cmd->path.at, cmd->path.len))) {
 		smtp_error(s, "550 5.7.1 Recipient is in an internal domain, not a secure "
 		    "recipient");
 		return;
@@ -327,6 +345,9 @@ smtp_do_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			return;
 		}
 	}
+	/* DESIGN.md flow 4: the organization, or a correspondent per policy */
+	if (s->submission && !smtp_submit_recipient(s, addr, (size_t)n, &internal))
+		return;
 	if (t->nrcpts == t->rcpts_cap) {
 		t->rcpts_cap = t->rcpts_cap ? t->rcpts_cap * 2 : 8;
 		t->rcpts = xreallocarray(t->rcpts, t->rcpts_cap, sizeof *t->rcpts);
@@ -335,6 +356,7 @@ smtp_do_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	r->addr = xstrndup(addr, (size_t)n);
 	r->orcpt = smtp_dup(cmd->orcpt, cmd->orcpt_len);
 	r->notify = cmd->notify;
+	r->internal = internal;
 	smtp_set_state(s, SMTP_ST_RCPT);
 	smtp_reply(s, "250 2.1.5 Recipient OK");
 }
@@ -386,7 +408,7 @@ smtp_do_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	(void)cmd;
 	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP");
-	smtp_reply(s, "214 2.0.0 QUIT STARTTLS");
+	smtp_reply(s, "214 2.0.0 QUIT STARTTLS%s", s->submission ? " AUTH" : "");
 }
 
 static void
@@ -407,6 +429,7 @@ smtp_do_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
 	/* RFC 3207 4.2: forget everything learned before TLS */
 	smtp_txn_end(s);
+	smtp_auth_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = false;
 	smtp_set_state(s, SMTP_ST_GREETED);
@@ -417,8 +440,7 @@ smtp_do_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 static void
 smtp_do_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	(void)cmd;
-	smtp_error(s, "502 5.5.1 AUTH not available");
+	smtp_auth_command(s, cmd);
 }
 
 struct smtp_verb_def {
@@ -444,7 +466,8 @@ static const struct smtp_verb_def smtp_verbs[] = {
 	{ SMTP_VERB_HELP, SMTP_ST_COMMAND, smtp_do_help },
 	{ SMTP_VERB_QUIT, SMTP_ST_COMMAND | SMTP_ST_REFUSED, smtp_do_quit },
 	{ SMTP_VERB_STARTTLS, SMTP_ST_GREETED | SMTP_ST_READY, smtp_do_starttls },
-	{ SMTP_VERB_AUTH, SMTP_ST_GREETED | SMTP_ST_READY, smtp_do_auth },
+	/* RFC 4954 4: after EHLO, outside a mail transaction */
+	{ SMTP_VERB_AUTH, SMTP_ST_READY, smtp_do_auth },
 };
 
 static const struct smtp_verb_def *
@@ -466,6 +489,9 @@ smtp_sequence_error(const struct smtp_session *s, enum smtp_verb v)
 	if (s->state == SMTP_ST_GREETED && (v == SMTP_VERB_MAIL || v == SMTP_VERB_RCPT ||
 	    v == SMTP_VERB_DATA))
 		return "503 5.5.1 Send EHLO or HELO first";
+	if (v == SMTP_VERB_AUTH)
+		return s->state == SMTP_ST_GREETED ? "503 5.5.1 Send EHLO first" :
+		    "503 5.5.1 AUTH is not allowed during a mail transaction";
 	if (v == SMTP_VERB_MAIL)
 		return "503 5.5.1 Nested MAIL command";
 	if (v == SMTP_VERB_RCPT || v == SMTP_VERB_DATA)
@@ -516,15 +542,19 @@ smtp_dispatch(struct smtp_session *s)
 			smtp_error(s, "%s", smtp_sequence_error(s, cmd.verb));
 		else
 			smtp_parse_error(s, rc, &cmd);
-		return;
+	} else {
+		log_debug("smtp", "session=%08x event=command verb=%s", s->id,
+		    smtp_verb_name(cmd.verb));
+		if ((d = smtp_verb_find(cmd.verb)) == NULL)
+			smtp_error(s, "502 5.5.1 Command not implemented");
+		else if ((d->allowed & s->state) == 0)
+			smtp_error(s, "%s", smtp_sequence_error(s, cmd.verb));
+		else
+			d->run(s, &cmd);
 	}
-	log_debug("smtp", "session=%08x event=command verb=%s", s->id, smtp_verb_name(cmd.verb));
-	if ((d = smtp_verb_find(cmd.verb)) == NULL)
-		smtp_error(s, "502 5.5.1 Command not implemented");
-	else if ((d->allowed & s->state) == 0)
-		smtp_error(s, "%s", smtp_sequence_error(s, cmd.verb));
-	else
-		d->run(s, &cmd);
+	/* an AUTH line may hold a password */
+	if (cmd.verb == SMTP_VERB_AUTH)
+		sec_wipe(s->line, s->line_len);
 }
 
 /*
@@ -586,6 +616,12 @@ smtp_read(struct gw_conn *c, void *arg)
 			log_info("smtp", "session=%08x event=disconnect reason=bad_line", s->id);
 			smtp_session_fatal(s, "500 5.5.2 Line too long or not ended by CRLF");
 			return;
+		}
+		if (s->state == SMTP_ST_AUTH) {
+			/* a SASL response: may hold a password */
+			smtp_auth_input(s);
+			sec_wipe(s->line, s->line_len);
+			continue;
 		}
 		/* After STARTTLS, gw_conn_in() is the TLS layer's (empty) buffer. */
 		smtp_dispatch(s);
@@ -663,6 +699,7 @@ smtp_closed(struct gw_conn *c, void *arg, enum gw_close_reason why)
 
 	(void)c;
 	(void)why;	/* gw_conn logs it */
+	smtp_auth_reset(s);	/* a password check in flight answers no one */
 	s->conn = NULL;
 	smtp_session_unref(&s);
 }
@@ -690,7 +727,8 @@ smtp_start(struct gw_ctx *ctx, struct gw_conn *c, bool submission)
 	s->submission = submission;
 	trusted = submission || conf_net_match(&ctx->conf->smtp.trusted_networks, gw_conn_peer(c));
 	s->state = trusted ? SMTP_ST_GREETED : SMTP_ST_REFUSED;
-	gw_conn_set_timeout(c, trusted ? SMTP_TIMEOUT_CMD : SMTP_TIMEOUT_UNTRUSTED);
+	/* submission: less patience until AUTH (smtp_auth.c sets the full one) */
+	gw_conn_set_timeout(c, trusted && !submission ? SMTP_TIMEOUT_CMD : SMTP_TIMEOUT_UNTRUSTED);
 	gw_conn_set_read_limit(c, SMTP_READ_HIGH);
 	gw_conn_set_ops(c, &smtp_ops, s);
 	log_info("smtp", "session=%08x event=connect ip=%s listener=%s trusted=%s", s->id,
