@@ -295,20 +295,32 @@ imap_search_work(void *arg)
 	struct imap_search_job *j = arg;
 	struct imap_search_op *op = j->op;
 	struct store_txn *t = store_read_begin(op->store, &j->rc);
+	struct store_cursor *c = NULL;
+	struct store_msg m;
+	bool have;
 	size_t i;
 
-	for (i = j->start; t != NULL && i < j->start + j->n; i++) {
+	/* The view's UIDs ascend: one walk of the mailbox from the batch's first
+	 * UID costs far less than a lookup per message. */
+	if (t != NULL && j->n > 0 && (c = store_msgs_open(t, op->mailbox_id,
+	    op->uids[j->start])) == NULL)
+		j->rc = STORE_TEMPFAIL;
+	have = c != NULL && store_msgs_next(c, &m);
+	for (i = j->start; c != NULL && i < j->start + j->n; i++) {
 		struct imap_smsg x = { .op = op, .t = t, .seq = (uint32_t)i + 1 };
 
-		if (store_msg_get(t, op->mailbox_id, op->uids[i], &x.m) != STORE_OK)
+		while (have && m.uid < op->uids[i])
+			have = store_msgs_next(c, &m);
+		if (!have || m.uid != op->uids[i])
 			continue;	/* expunged meanwhile: no match */
-		x.seq = (uint32_t)(i + 1);
+		x.m = m;
 		op->match[i] = imap_sk_all(op->root, &x);
 		op->modseqs[i] = x.m.modseq;
 		if (x.rc != STORE_OK)
 			j->rc = x.rc;
 		mime_summary_free(&x.sum);
 	}
+	store_msgs_close(&c);
 	store_read_end(&t);
 }
 

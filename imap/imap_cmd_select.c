@@ -23,27 +23,22 @@ imap_out_permflags(struct evbuffer *b, const struct store_keywords *kw, bool per
 	evbuffer_add_printf(b, perm ? " \\*)" : ")");
 }
 
-/* Read the mailbox's UIDs into a fresh view, unless another session has
- * published the list of this very state; *first_unseen_out is the sequence
- * number of the first message without \Seen (0: none). */
+/* The mailbox's UIDs into a fresh view: the state another session has read
+ * already, or the store's; *first_unseen_out is the sequence number of the
+ * first message without \Seen (0: none). */
 static enum store_rc
-imap_view_load(struct store_txn *t, struct imap_view *v, uint32_t *first_unseen_out)
+imap_view_load(struct imap_server *srv, struct store_txn *t, struct imap_view *v,
+    uint32_t *first_unseen_out)
 {
-	struct store_cursor *c;
-	struct store_msg m;
+	enum store_rc rc;
+	struct imap_uids *u = imap_uids_state(srv, t, &v->mbox, &rc);
 
 	*first_unseen_out = 0;
-	if (imap_view_share(v, first_unseen_out))
-		return STORE_OK;
-	if ((c = store_msgs_open(t, v->mbox.id, 1)) == NULL)
-		return STORE_TEMPFAIL;
-	while (store_msgs_next(c, &m)) {
-		imap_view_add(v, m.uid);
-		if (*first_unseen_out == 0 && !(m.flags & STORE_F_SEEN))
-			*first_unseen_out = v->n;
-	}
-	store_msgs_close(&c);
-	imap_view_set_state(v, v->uids, v->n, *first_unseen_out);
+	if (u == NULL)
+		return rc;
+	imap_view_set_state(v, u);
+	*first_unseen_out = u->first_unseen;
+	imap_uids_release(srv, &u);
 	return STORE_OK;
 }
 
@@ -97,7 +92,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 		rc = store_mailbox_get(t, s->account.id, name, &m);
 		if (rc == STORE_OK) {
 			s->view = imap_view_new(s->server, &m, examine);
-			rc = imap_view_load(t, s->view, &unseen);
+			rc = imap_view_load(s->server, t, s->view, &unseen);
 		}
 		if (rc == STORE_OK)
 			rc = store_keywords_get(t, s->account.id, &kw);
@@ -231,64 +226,21 @@ imap_cmd_expunge(struct imap_session *s, struct imap_cmd *cmd)
 
 /* ---- synchronisation ---- */
 
-struct imap_change {
-	uint32_t	uid;
-	uint32_t	flags;
-	uint64_t	keywords;
-	uint64_t	modseq;
-};
-
-struct imap_scan {
-	uint32_t		*uids;		/* every UID now in the mailbox */
-	size_t			 n, cap;
-	uint32_t		 first_unseen;	/* sequence number in uids, 0: none */
-	struct imap_change	*chg;		/* changed since the view's modseq */
-	size_t			 nchg, capchg;
-};
-
-static enum store_rc
-imap_sync_scan(struct store_txn *t, const struct imap_view *v, struct imap_scan *sc)
-{
-	struct store_cursor *c = store_msgs_open(t, v->mbox.id, 1);
-	struct store_msg m;
-
-	if (c == NULL)
-		return STORE_TEMPFAIL;
-	while (store_msgs_next(c, &m)) {
-		if (sc->n == sc->cap) {
-			sc->cap = sc->cap ? sc->cap * 2 : 256;
-			sc->uids = xreallocarray(sc->uids, sc->cap, sizeof *sc->uids);
-		}
-		sc->uids[sc->n++] = m.uid;
-		if (sc->first_unseen == 0 && !(m.flags & STORE_F_SEEN))
-			sc->first_unseen = (uint32_t)sc->n;
-		if (m.modseq <= v->modseq)
-			continue;
-		if (sc->nchg == sc->capchg) {
-			sc->capchg = sc->capchg ? sc->capchg * 2 : 16;
-			sc->chg = xreallocarray(sc->chg, sc->capchg, sizeof *sc->chg);
-		}
-		sc->chg[sc->nchg++] = (struct imap_change){ m.uid, m.flags, m.keywords, m.modseq };
-	}
-	store_msgs_close(&c);
-	return STORE_OK;
-}
-
 /* EXPUNGE the view's UIDs that are gone, highest sequence number first so
  * that each number is still right when the client reads it. Returns how
  * many are gone. */
 static size_t
-imap_sync_expunges(struct imap_session *s, const struct imap_scan *sc, bool allow)
+imap_sync_expunges(struct imap_session *s, const struct imap_uids *now, bool allow)
 {
 	const struct imap_view *v = s->view;
-	size_t i = v->n, j = sc->n, gone = 0;
+	size_t i = v->n, j = now->n, gone = 0;
 
 	while (i > 0) {
 		uint32_t uid = v->uids[i - 1];
 
-		while (j > 0 && sc->uids[j - 1] > uid)
+		while (j > 0 && now->v[j - 1] > uid)
 			j--;
-		if (j == 0 || sc->uids[j - 1] != uid) {
+		if (j == 0 || now->v[j - 1] != uid) {
 			gone++;
 			if (allow)
 				imap_printf(s, "* %zu EXPUNGE\r\n", i);
@@ -300,68 +252,83 @@ imap_sync_expunges(struct imap_session *s, const struct imap_scan *sc, bool allo
 
 /*
  * The view after a sync: when every expunge was announced it lists the
- * mailbox exactly as scanned (new UIDs are always above the old ones), and
+ * mailbox exactly as it is now (new UIDs are always above the old ones), and
  * shares that list with the other sessions at the same state; otherwise it
  * keeps the expunged UIDs and gains the new ones, privately.
  */
 static void
-imap_sync_view(struct imap_view *v, const struct imap_scan *sc, size_t gone, bool allow,
+imap_sync_view(struct imap_view *v, struct imap_uids *now, size_t gone, bool allow,
     uint32_t last)
 {
 	uint32_t *u;
 	size_t i, n;
 
 	if (allow || gone == 0) {
-		imap_view_set_state(v, sc->uids, (uint32_t)sc->n, sc->first_unseen);
+		imap_view_set_state(v, now);
 		return;
 	}
-	u = xcalloc((size_t)v->n + sc->n + 1, sizeof *u);
+	u = xcalloc((size_t)v->n + now->n + 1, sizeof *u);
 	memcpy(u, v->uids, (size_t)v->n * sizeof *u);
-	for (n = v->n, i = 0; i < sc->n; i++)
-		if (sc->uids[i] > last)
-			u[n++] = sc->uids[i];
+	for (n = v->n, i = 0; i < now->n; i++)
+		if (now->v[i] > last)
+			u[n++] = now->v[i];
 	imap_view_set_private(v, u, (uint32_t)n);
 	free(u);
 }
 
+/* FETCH FLAGS for the messages the view had that changed since `since`. */
 static void
-imap_sync_apply(struct imap_session *s, struct store_txn *t, const struct imap_scan *sc,
-    bool allow_expunge, uint64_t modseq)
+imap_sync_flags(struct imap_session *s, struct store_txn *t, const struct imap_uids *now,
+    uint64_t since, uint32_t last)
 {
-	struct imap_view *v = s->view;
 	struct evbuffer *b = gw_conn_out(s->conn);
-	uint32_t last = v->n ? v->uids[v->n - 1] : 0, before;
-	struct store_keywords kw;
-	size_t i, gone;
+	struct store_keywords *kw = NULL;
+	size_t i;
 
-	gone = imap_sync_expunges(s, sc, allow_expunge);
-	v->expunge_pending = gone > 0 && !allow_expunge;
-	before = v->n - (allow_expunge ? (uint32_t)gone : 0);
-	v->modseq = modseq;
-	imap_sync_view(v, sc, gone, allow_expunge, last);
-	if (v->n != before)
-		imap_printf(s, "* %u EXISTS\r\n", v->n);
-	if (sc->nchg == 0 || store_keywords_get(t, s->account.id, &kw) != STORE_OK)
-		return;
-	for (i = 0; i < sc->nchg; i++) {
-		uint32_t seq = sc->chg[i].uid <= last ? imap_view_seq(v, sc->chg[i].uid) : 0;
+	for (i = 0; i < now->n && now->v[i] <= last; i++) {
+		const struct imap_umeta *mt = &now->meta[i];
+		uint32_t seq;
 
-		if (seq == 0)
-			continue;	/* new messages are announced by EXISTS */
-		evbuffer_add_printf(b, "* %u FETCH (UID %u FLAGS ", seq, sc->chg[i].uid);
-		imap_out_flags(b, sc->chg[i].flags, sc->chg[i].keywords, &kw);
+		if (mt->modseq <= since || (seq = imap_view_seq(s->view, now->v[i])) == 0)
+			continue;
+		if (kw == NULL) {
+			kw = xcalloc(1, sizeof *kw);
+			if (store_keywords_get(t, s->account.id, kw) != STORE_OK)
+				break;
+		}
+		evbuffer_add_printf(b, "* %u FETCH (UID %u FLAGS ", seq, now->v[i]);
+		imap_out_flags(b, mt->flags, mt->keywords, kw);
 		if (s->condstore)
-			evbuffer_add_printf(b, " MODSEQ (%llu)",
-			    (unsigned long long)sc->chg[i].modseq);
+			evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)mt->modseq);
 		evbuffer_add(b, ")\r\n", 3);
 	}
+	free(kw);
+}
+
+static void
+imap_sync_apply(struct imap_session *s, struct store_txn *t, struct imap_uids *now,
+    bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	uint32_t last = v->n ? v->uids[v->n - 1] : 0, before;
+	uint64_t since = v->modseq;
+	size_t gone;
+
+	gone = imap_sync_expunges(s, now, allow_expunge);
+	v->expunge_pending = gone > 0 && !allow_expunge;
+	before = v->n - (allow_expunge ? (uint32_t)gone : 0);
+	v->modseq = now->modseq;
+	imap_sync_view(v, now, gone, allow_expunge, last);
+	if (v->n != before)
+		imap_printf(s, "* %u EXISTS\r\n", v->n);
+	imap_sync_flags(s, t, now, since, last);
 }
 
 void
 imap_sync(struct imap_session *s, bool allow_expunge)
 {
 	struct imap_view *v = s->view;
-	struct imap_scan sc = { 0 };
+	struct imap_uids *now;
 	struct store_mailbox m;
 	struct store_txn *t;
 	enum store_rc rc;
@@ -380,11 +347,10 @@ imap_sync(struct imap_session *s, bool allow_expunge)
 		store_read_end(&t);
 		return;
 	}
-	if (imap_sync_scan(t, v, &sc) == STORE_OK) {
+	if ((now = imap_uids_state(s->server, t, &m, &rc)) != NULL) {
 		v->mbox = m;
-		imap_sync_apply(s, t, &sc, allow_expunge, m.highestmodseq);
+		imap_sync_apply(s, t, now, allow_expunge);
+		imap_uids_release(s->server, &now);
 	}
 	store_read_end(&t);
-	free(sc.uids);
-	free(sc.chg);
 }

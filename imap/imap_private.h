@@ -59,7 +59,24 @@ enum imap_busy {
  * sessions on a 10,000-message INBOX hold 40 KB of UIDs, not 40 MB.
  * uids and n mirror the shared list; only imap_view.c changes them.
  */
-struct imap_uids;
+/* A list of UIDs, shared; read-only once published (imap_view.c). */
+struct imap_umeta {
+	uint32_t	flags;
+	uint64_t	keywords;
+	uint64_t	modseq;
+};
+struct imap_uids {
+	unsigned		 refs;
+	bool			 published;	/* in srv->uidsets */
+	uint64_t		 mailbox_id, modseq;	/* the state it lists, if read */
+	uint32_t		 uidvalidity;
+	uint32_t		 first_unseen;	/* sequence number, 0: none */
+	uint32_t		 n, cap;
+	struct imap_umeta	*meta;		/* per UID when read from the store */
+	struct imap_uids	*next;		/* srv->uidsets */
+	uint32_t		 v[];
+};
+
 struct imap_view {
 	struct imap_server	*srv;
 	struct store_mailbox	 mbox;		/* as of the last sync */
@@ -185,15 +202,14 @@ int imap_mailbox_decode(struct imap_session *s, const struct imap_str *in, char 
 struct imap_view *imap_view_new(struct imap_server *srv, const struct store_mailbox *m,
     bool readonly);
 void imap_view_free(struct imap_view **v);
-/* SELECT: take the published UID list of the mailbox at v->modseq, if some
- * session has one; *first_unseen_out as SELECT reports it. */
-bool imap_view_share(struct imap_view *v, uint32_t *first_unseen_out);
-/* Append a UID (ascending) to the view's own list (copied first if shared). */
-void imap_view_add(struct imap_view *v, uint32_t uid);
-/* The view now lists exactly the mailbox at v->modseq (uids, n): share the
- * published list of that state, or make this one the published list. */
-void imap_view_set_state(struct imap_view *v, const uint32_t *uids, uint32_t n,
-    uint32_t first_unseen);
+/* The mailbox at m->highestmodseq (m read in t): the published state, or
+ * one read from the store now and published; a new reference, NULL on a
+ * store error. */
+struct imap_uids *imap_uids_state(struct imap_server *srv, struct store_txn *t,
+    const struct store_mailbox *m, enum store_rc *rc_out);
+void imap_uids_release(struct imap_server *srv, struct imap_uids **u);
+/* The view lists exactly state u now (it takes its own reference). */
+void imap_view_set_state(struct imap_view *v, struct imap_uids *u);
 /* Replace the view's list by a private one (expunges not yet announced). */
 void imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n);
 /* Sequence number of uid (1-based) or 0. */

@@ -2,14 +2,15 @@
  * imap_view.c: the selected mailbox as announced to the client, and the
  * resolution of sequence sets against it.
  *
- * UID lists are reference counted and shared. A list that describes a
- * mailbox exactly at some HIGHESTMODSEQ is "published" in the server's
- * table (one per mailbox, the newest): every change to a mailbox (append,
- * flags, expunge) raises its HIGHESTMODSEQ, so (mailbox id, UIDVALIDITY,
- * modseq) names one list of UIDs and one first unseen message. SELECT and
- * the sync after a change look there before they build a list of their own;
- * a session that may not announce an expunge yet keeps a private list.
- * Loop thread only.
+ * UID lists are reference counted and shared. A list read from the store
+ * describes a mailbox exactly at some HIGHESTMODSEQ, with each message's
+ * flags, keywords and modseq, and is "published" in the server's table
+ * (one per mailbox, the newest). Every change to a mailbox (append, flags,
+ * expunge) raises its HIGHESTMODSEQ, so (mailbox id, UIDVALIDITY, modseq)
+ * names one state: SELECT and the sync after a change use the published
+ * state when there is one, so that a change seen by a thousand sessions is
+ * read from the store once, not a thousand times. A session that may not
+ * announce an expunge yet keeps a private list (UIDs only). Loop thread only.
  */
 #include "imap/imap_private.h"
 
@@ -19,17 +20,6 @@
 #include "imap/imap_seq.h"
 
 #define IMAP_UIDS_MIN	64
-
-struct imap_uids {
-	unsigned		 refs;
-	bool			 published;	/* in srv->uidsets */
-	uint64_t		 mailbox_id, modseq;
-	uint32_t		 uidvalidity;
-	uint32_t		 first_unseen;
-	uint32_t		 n, cap;
-	struct imap_uids	*next;		/* srv->uidsets */
-	uint32_t		 v[];
-};
 
 static struct imap_uids *
 imap_uids_new(uint32_t cap)
@@ -57,8 +47,8 @@ imap_uids_unpublish(struct imap_server *srv, struct imap_uids *u)
 	u->published = false;
 }
 
-static void
-imap_uids_unref(struct imap_server *srv, struct imap_uids **up)
+void
+imap_uids_release(struct imap_server *srv, struct imap_uids **up)
 {
 	struct imap_uids *u = *up;
 
@@ -68,13 +58,86 @@ imap_uids_unref(struct imap_server *srv, struct imap_uids **up)
 	if (--u->refs > 0)
 		return;
 	imap_uids_unpublish(srv, u);
+	free(u->meta);
 	free(u);
+}
+
+static void
+imap_uids_publish(struct imap_server *srv, struct imap_uids *u)
+{
+	struct imap_uids *old;
+
+	for (old = srv->uidsets; old != NULL; old = old->next)
+		if (old->mailbox_id == u->mailbox_id)
+			break;
+	if (old != NULL)
+		imap_uids_unpublish(srv, old);
+	u->published = true;
+	u->next = srv->uidsets;
+	srv->uidsets = u;
+}
+
+/* Read the mailbox from the store: UIDs, flags, keywords, modseqs. */
+static struct imap_uids *
+imap_uids_scan(struct store_txn *t, const struct store_mailbox *m, enum store_rc *rc_out)
+{
+	struct store_cursor *c = store_msgs_open(t, m->id, 1);
+	struct store_msg msg;
+	struct imap_uids *u;
+
+	if (c == NULL) {
+		*rc_out = STORE_TEMPFAIL;
+		return NULL;
+	}
+	u = imap_uids_new(m->messages + 1);
+	u->meta = xcalloc(u->cap, sizeof *u->meta);
+	while (store_msgs_next(c, &msg)) {
+		if (u->n == u->cap) {
+			uint32_t cap = u->cap > UINT32_MAX / 2 ? UINT32_MAX : u->cap * 2;
+
+			/* bounds: cap <= UINT32_MAX, times 4 fits a size_t */
+			u = xreallocarray(u, 1, sizeof *u + (size_t)cap * sizeof u->v[0]);
+			u->meta = xreallocarray(u->meta, cap, sizeof *u->meta);
+			u->cap = cap;
+		}
+		u->v[u->n] = msg.uid;
+		u->meta[u->n] = (struct imap_umeta){ msg.flags, msg.keywords, msg.modseq };
+		if (u->first_unseen == 0 && !(msg.flags & STORE_F_SEEN))
+			u->first_unseen = u->n + 1;
+		u->n++;
+	}
+	store_msgs_close(&c);
+	u->mailbox_id = m->id;
+	u->uidvalidity = m->uidvalidity;
+	u->modseq = m->highestmodseq;
+	*rc_out = STORE_OK;
+	return u;
+}
+
+struct imap_uids *
+imap_uids_state(struct imap_server *srv, struct store_txn *t, const struct store_mailbox *m,
+    enum store_rc *rc_out)
+{
+	struct imap_uids *u;
+
+	for (u = srv->uidsets; u != NULL; u = u->next)
+		if (u->mailbox_id == m->id)
+			break;
+	if (u != NULL && u->modseq == m->highestmodseq && u->uidvalidity == m->uidvalidity &&
+	    u->meta != NULL) {
+		u->refs++;
+		*rc_out = STORE_OK;
+		return u;
+	}
+	if ((u = imap_uids_scan(t, m, rc_out)) != NULL)
+		imap_uids_publish(srv, u);
+	return u;
 }
 
 static void
 imap_view_attach(struct imap_view *v, struct imap_uids *u)
 {
-	imap_uids_unref(v->srv, &v->u);
+	imap_uids_release(v->srv, &v->u);
 	v->u = u;
 	v->uids = u->v;
 	v->n = u->n;
@@ -100,71 +163,19 @@ imap_view_free(struct imap_view **vp)
 
 	if (v == NULL)
 		return;
-	imap_uids_unref(v->srv, &v->u);
+	imap_uids_release(v->srv, &v->u);
 	free(v->saved);
 	free(v);
 	*vp = NULL;
 }
 
-static struct imap_uids *
-imap_uids_find(struct imap_server *srv, const struct imap_view *v)
+void
+imap_view_set_state(struct imap_view *v, struct imap_uids *u)
 {
-	struct imap_uids *u;
-
-	for (u = srv->uidsets; u != NULL; u = u->next)
-		if (u->mailbox_id == v->mbox.id)
-			return u->modseq == v->modseq && u->uidvalidity == v->mbox.uidvalidity ?
-			    u : NULL;
-	return NULL;
-}
-
-bool
-imap_view_share(struct imap_view *v, uint32_t *first_unseen_out)
-{
-	struct imap_uids *u = imap_uids_find(v->srv, v);
-
-	if (u == NULL)
-		return false;
+	if (u == v->u)
+		return;
 	u->refs++;
 	imap_view_attach(v, u);
-	*first_unseen_out = u->first_unseen;
-	return true;
-}
-
-/* The view's list, made private to it (copy on write), with room for need. */
-static struct imap_uids *
-imap_view_own(struct imap_view *v, uint32_t need)
-{
-	struct imap_uids *u = v->u, *c;
-	uint32_t cap;
-
-	if (u->refs > 1) {
-		c = imap_uids_new(SG_MAX(need, u->n));
-		memcpy(c->v, u->v, (size_t)u->n * sizeof u->v[0]);
-		c->n = u->n;
-		imap_view_attach(v, c);		/* the shared list stays with the others */
-		return c;
-	}
-	imap_uids_unpublish(v->srv, u);		/* it will describe another state */
-	if (u->cap < need) {
-		for (cap = u->cap; cap < need; cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2)
-			;
-		/* bounds: cap <= UINT32_MAX, times 4 fits a size_t */
-		u = xreallocarray(u, 1, sizeof *u + (size_t)cap * sizeof u->v[0]);
-		u->cap = cap;
-		v->u = u;
-		v->uids = u->v;
-	}
-	return u;
-}
-
-void
-imap_view_add(struct imap_view *v, uint32_t uid)
-{
-	struct imap_uids *u = imap_view_own(v, v->n + 1);
-
-	u->v[u->n++] = uid;
-	v->n = u->n;
 }
 
 void
@@ -176,41 +187,6 @@ imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n)
 		memcpy(u->v, uids, (size_t)n * sizeof *uids);
 	u->n = n;
 	imap_view_attach(v, u);
-}
-
-void
-imap_view_set_state(struct imap_view *v, const uint32_t *uids, uint32_t n,
-    uint32_t first_unseen)
-{
-	struct imap_uids *u = imap_uids_find(v->srv, v), *old;
-
-	if (u != NULL && u->n == n) {
-		if (u != v->u) {
-			u->refs++;
-			imap_view_attach(v, u);
-		}
-		return;
-	}
-	if (v->u->refs == 1 && !v->u->published && v->u->n == n && (n == 0 ||
-	    memcmp(v->u->v, uids, (size_t)n * sizeof *uids) == 0))
-		u = v->u;		/* what the view built is the state */
-	else {
-		imap_view_set_private(v, uids, n);
-		u = v->u;
-	}
-	/* Publish it in place of the mailbox's older list. */
-	for (old = v->srv->uidsets; old != NULL; old = old->next)
-		if (old->mailbox_id == v->mbox.id)
-			break;
-	if (old != NULL)
-		imap_uids_unpublish(v->srv, old);
-	u->mailbox_id = v->mbox.id;
-	u->uidvalidity = v->mbox.uidvalidity;
-	u->modseq = v->modseq;
-	u->first_unseen = first_unseen;
-	u->published = true;
-	u->next = v->srv->uidsets;
-	v->srv->uidsets = u;
 }
 
 /* Index of the first uid >= x. */

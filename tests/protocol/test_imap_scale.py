@@ -92,6 +92,28 @@ def sessions_sharing_a_uid_list_stay_independent():
         r.close()
 
 
+@test
+def sessions_at_different_states_each_hear_their_own_changes():
+    """One state of the mailbox, read once, serves sessions that last synced
+    at different moments: each is told exactly what changed since."""
+    a, _ = session()
+    b, _ = session()
+    c, _ = session()
+    a.cmd("UID STORE 1 +FLAGS.SILENT (\\Flagged)")
+    lines, _ = b.cmd("NOOP")
+    assert [x for x in lines if b"FETCH" in x] == [b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"], lines
+    a.cmd("UID STORE 3 +FLAGS.SILENT ($Label1)")
+    lines, _ = b.cmd("NOOP")
+    assert [x for x in lines if b"FETCH" in x] == [b"* 2 FETCH (UID 3 FLAGS ($Label1))\r\n"], lines
+    lines, _ = c.cmd("NOOP")
+    assert [x for x in lines if b"FETCH" in x] == [
+        b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n", b"* 2 FETCH (UID 3 FLAGS ($Label1))\r\n"], lines
+    lines, _ = c.cmd("NOOP")
+    assert not any(b"FETCH" in x for x in lines), lines
+    for r in (a, b, c):
+        r.close()
+
+
 def login_many(count, password):
     """count logins at once; returns the tagged replies."""
     import threading
