@@ -208,6 +208,34 @@ def wrong_password_invited_and_disabled_accounts_get_535(d):
 
 
 @test
+def failures_wait_the_delay_then_the_lock_answers_454(d):
+    slow = Daemon("subdelay", conf={"limits": {"auth_delay": "1s", "auth_delay_max": "2s",
+                                               "auth_lock_after": "3", "auth_lock_time": "1m"},
+                                    "policy": {"internal_domains": "example.com"}}).start()
+    try:
+        add_user(slow, ALICE)
+        c = sgsubmit.starttls(slow)
+        waited = []
+        for _ in range(2):
+            t0 = time.monotonic()
+            code, text = c.docmd("AUTH", "PLAIN " + b64(f"\0{ALICE}\0wrong guess").decode())
+            waited.append(time.monotonic() - t0)
+            assert (code, text[:5]) == (535, b"5.7.8"), (code, text)
+        assert waited[0] >= 0.9 and waited[1] >= 1.8, waited    # 1 s, then doubled
+        code, text = c.docmd("AUTH", "PLAIN " + b64(f"\0{ALICE}\0wrong again").decode())
+        assert code == 535, (code, text)
+        # locked now: even the right password gets 454, on another connection too
+        code, text = c.docmd("AUTH", "PLAIN " + b64(f"\0{ALICE}\0{PASSWORD}").decode())
+        assert code == 454 and text.startswith(b"4.7.0"), (code, text)
+        c.close()
+        locked = sgsubmit.wait_audit(slow, ALICE, "auth_locked")
+        assert locked and locked[0]["detail"] == "submission", locked
+    finally:
+        slow.stop()
+        slow.cleanup()
+
+
+@test
 def mail_from_must_be_the_authenticated_address(d):
     before = snapshot(d)
     c = sgsubmit.starttls(d, ALICE)
