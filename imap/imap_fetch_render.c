@@ -593,25 +593,38 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 	struct store_keywords *kw = xcalloc(1, sizeof *kw);
 	struct evbuffer *one = evbuffer_new();
 	struct store_txn *t = store_read_begin(env->store, &bt->rc);
+	struct store_cursor *c = NULL;
+	struct store_msg m;
+	bool have;
 	size_t i;
 
 	bt->out = evbuffer_new();
 	bt->rendered = 0;
 	if (t == NULL || (bt->rc = store_keywords_get(t, env->account_id, kw)) != STORE_OK)
 		goto out;
+	/* The batch's UIDs ascend: one walk of the mailbox from the first costs
+	 * far less than a lookup per message. */
+	if ((c = store_msgs_open(t, env->mailbox_id, bt->uids[0])) == NULL) {
+		bt->rc = STORE_TEMPFAIL;
+		goto out;
+	}
+	have = store_msgs_next(c, &m);
 	for (i = 0; i < bt->n; i++) {
+		struct imap_fmsg fm = { 0 };
+		enum store_rc rc;
+
 		if (i > 0 && bt->budget > 0 && g.len + evbuffer_get_length(bt->out) >= bt->budget)
 			break;
-		struct imap_fmsg fm = { 0 };
-		enum store_rc rc = store_msg_get(t, env->mailbox_id, bt->uids[i], &fm.m);
-
-		if (rc == STORE_NOTFOUND || (rc == STORE_OK && env->args->changedsince_set &&
-		    fm.m.modseq <= env->args->changedsince)) {
-			bt->missing += rc == STORE_NOTFOUND;
+		while (have && m.uid < bt->uids[i])
+			have = store_msgs_next(c, &m);
+		if (!have || m.uid != bt->uids[i]) {
+			bt->missing++;		/* expunged meanwhile */
 			continue;
 		}
-		if (rc == STORE_OK)
-			rc = imap_render_msg(t, env, &fm, bt->seqs[i], kw, one);
+		if (env->args->changedsince_set && m.modseq <= env->args->changedsince)
+			continue;
+		fm.m = m;
+		rc = imap_render_msg(t, env, &fm, bt->seqs[i], kw, one);
 		if (rc == STORE_OK)
 			imap_gather_take(&g, one, bt->out);
 		else {
@@ -625,6 +638,7 @@ imap_fetch_render(struct imap_fetch_batch *bt)
 	bt->rendered = i;
 out:
 	imap_gather_flush(&g, bt->out);
+	store_msgs_close(&c);
 	store_read_end(&t);
 	evbuffer_free(one);
 	free(kw);
