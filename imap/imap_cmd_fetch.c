@@ -24,7 +24,7 @@ struct imap_fetch_op {
 	uint32_t			 *uids, *seqs;
 	size_t				  n;
 	size_t				  batch;	/* messages per batch */
-	size_t				  next;		/* first message not dispatched */
+	size_t				  next;		/* first one not dispatched */
 	struct imap_fetch_job		 *head, *tail;	/* in flight, in output order */
 	unsigned			  inflight;
 	enum store_rc			  rc;

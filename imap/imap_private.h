@@ -24,12 +24,12 @@ struct sec_keyring;
 struct mime_summary;
 struct imap_acct;
 
-#define IMAP_TIMEOUT_PREAUTH	60		/* seconds before login; after: [imap] autologout */
+#define IMAP_TIMEOUT_PREAUTH	60		/* seconds before login ([imap] autologout after) */
 #define IMAP_READ_SLACK		(64 * 1024)	/* read watermark above the line limit */
 #define IMAP_AUTH_MAX		4096		/* decoded SASL PLAIN message */
 #define IMAP_NAME_MAX		(STORE_MBOX_NAME_MAX * 4 + 16)	/* a name on the wire */
 #define IMAP_FETCH_BATCH	256		/* messages per FETCH job */
-#define IMAP_FETCH_BATCH_BYTES	(1024u * 1024)	/* a batch stops after this much output */
+#define IMAP_FETCH_BATCH_BYTES	(1024u * 1024)	/* a batch stops after this output */
 #define IMAP_SEARCH_BATCH	1024		/* messages per SEARCH job */
 
 enum imap_state {
