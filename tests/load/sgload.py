@@ -296,7 +296,9 @@ class Load:
 
     # -- memory --
     async def sample_rss(self):
-        while not self.stopping:
+        # only while the load runs: as the clients log out at the end the
+        # accounts' shared state is freed, and those samples judge nothing
+        while not self.done():
             pid = self.d.proc.pid if self.d.proc is not None else None
             if pid:
                 try:

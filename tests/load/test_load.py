@@ -1,7 +1,7 @@
 """The bounded load in the suite: 200 IMAP sessions and 16 SMTP senders for
 20 s (SG_LOAD_SECONDS), then every acknowledged message read back. Memory is
-judged on the plain build only (ASan's quarantine holds freed memory on
-purpose). tests/load/run is the full 60 s version."""
+printed, not judged: 20 s is warm-up (tests/load/run judges it over 60 s,
+--soak over 10 minutes)."""
 import asyncio
 import os
 
@@ -54,11 +54,11 @@ def every_acknowledged_message_reads_back(load):
 
 
 @test
-def memory_flat_after_warmup(load):
-    if sanitized():
-        print("# skipped under ASan: the quarantine keeps freed memory")
-        return
-    assert load.summary["rss_flat"], load.summary["rss_text"]
+def memory_reported(load):
+    """20 s is all warm-up for the accounts' shared caches, so memory is
+    judged by tests/load/run (60 s) and --soak, not here: print it."""
+    print(f"# {'ASan build: ' if sanitized() else ''}{load.summary['rss_text']}")
+    assert load.summary["rss"], "no memory samples"
 
 
 if __name__ == "__main__":
