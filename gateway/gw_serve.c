@@ -35,7 +35,7 @@
 
 #define GW_STOP_GRACE		4	/* seconds; the process must exit within 5 */
 #define GW_STOP_POLL_MS		20
-#define GW_HOUSEKEEPING_SECS	30
+#define GW_HOUSEKEEPING_SECS	10
 #define GW_LOGIN_CACHE_IDLE	600	/* seconds a cached key outlives its last use */
 
 struct gw_serve {
@@ -248,6 +248,8 @@ gw_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sec_cache_expire(sv->ctx.login_cache, sg_now());
+	if (sv->ctx.imap != NULL)
+		imap_server_check_accounts(sv->ctx.imap);
 	evtimer_add(sv->ev_house, &tv);
 }
 

@@ -20,6 +20,10 @@ void imap_server_notify(struct imap_server *s, const uint64_t *mailboxes, size_t
 /* These accounts' keys changed: their sessions end (they must log in again). */
 void imap_server_drop_keys(struct imap_server *s, const uint64_t *accounts, size_t n);
 
+/* End the sessions of accounts that another process disabled, reset or
+ * deleted (housekeeping; the store's change hook covers this process). */
+void imap_server_check_accounts(struct imap_server *s);
+
 /* Listener start function (gw_proto_start_fn). */
 void imap_start(struct gw_ctx *ctx, struct gw_conn *c);
 

@@ -121,6 +121,38 @@ imap_server_drop_keys(struct imap_server *srv, const uint64_t *accounts, size_t 
 			}
 }
 
+/*
+ * The admin commands run in their own process, so the store's change hook
+ * never tells this daemon that they disabled, reset or deleted an account.
+ * The housekeeping timer calls this to end such accounts' open sessions:
+ * a key must not outlive the credentials that unlocked it.
+ */
+void
+imap_server_check_accounts(struct imap_server *srv)
+{
+	struct imap_session *s;
+	struct store_account a;
+	struct store_txn *t;
+	enum store_rc rc;
+
+	if (srv->sessions == NULL || (t = store_read_begin(srv->ctx->store, &rc)) == NULL)
+		return;
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (s->sk == NULL || s->closed || gw_conn_is_closed(s->conn))
+			continue;
+		rc = store_account_get_id(t, s->account.id, &a);
+		if (rc == STORE_TEMPFAIL || (rc == STORE_OK && a.state == STORE_ACCT_ACTIVE &&
+		    memcmp(a.pk, s->account.pk, sizeof a.pk) == 0))
+			continue;
+		log_info("imap", "session=%08x event=account_changed account=%llu",
+		    gw_conn_id(s->conn), (unsigned long long)s->account.id);
+		sec_cache_forget(srv->ctx->login_cache, s->account.address);
+		imap_printf(s, "* BYE Your account was changed; log in again\r\n");
+		gw_conn_close(s->conn);
+	}
+	store_read_end(&t);
+}
+
 void
 imap_set_state(struct imap_session *s, enum imap_state st)
 {

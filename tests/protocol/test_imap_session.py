@@ -249,6 +249,29 @@ def logout_says_bye():
     r.close()
 
 
+@test
+def admin_disable_from_another_process_ends_open_sessions():
+    import time
+    r = Raw(D)
+    r.login(USER)
+    r.cmd("SELECT INBOX")
+    t0 = time.monotonic()
+    D.cli("user", "disable", USER, check=True)
+    try:
+        line = r.line()  # the housekeeping check runs every 10 s
+        assert line.startswith(b"* BYE"), line
+        assert time.monotonic() - t0 < 15, time.monotonic() - t0
+        r2 = Raw(D)
+        _, tagged = r2.cmd(f'LOGIN "{USER}" "{PASSWORD}"')
+        assert b" NO " in tagged, tagged
+        r2.close()
+    finally:
+        D.cli("user", "enable", USER, check=True)
+        r.close()
+    m = imaps(D, USER)
+    m.logout()
+
+
 def teardown(_):
     rc, took = D.stop()
     D.cleanup()
