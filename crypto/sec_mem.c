@@ -4,9 +4,12 @@
  */
 #include "crypto/sec.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/sec_private.h"
 #include "gateway/gw_log.h"
@@ -28,21 +31,108 @@ sec_alloc_fail(size_t n)
 	abort();
 }
 
+/*
+ * Each sodium_malloc() costs an mmap, two mprotects, an mlock and, on free,
+ * an munmap whose TLB shootdown interrupts every core: several per ingested
+ * message (its content key, two stream states). So freed blocks are zeroed
+ * and kept, a few per size, and handed out again. They stay guarded and
+ * locked; nothing secret survives the zeroing.
+ */
+#define SEC_POOL_CLASSES	8
+#define SEC_POOL_DEPTH		32
+#define SEC_POOL_MAX_SIZE	(256 * 1024)
+
+struct sec_pool_class {
+	size_t	 size;
+	size_t	 n;
+	void	*free[SEC_POOL_DEPTH];
+};
+
+static pthread_mutex_t sec_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sec_pool_class sec_pool[SEC_POOL_CLASSES];
+
+static size_t
+sec_round(size_t n)
+{
+	if (n > SIZE_MAX - SEC_ALIGN)
+		sec_alloc_fail(n);
+	return n == 0 ? SEC_ALIGN : (n + SEC_ALIGN - 1) / SEC_ALIGN * SEC_ALIGN;
+}
+
+static void *
+sec_pool_get(size_t rounded)
+{
+	void *p = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&sec_pool_mu);
+	for (i = 0; i < SEC_POOL_CLASSES && sec_pool[i].size != 0; i++)
+		if (sec_pool[i].size == rounded) {
+			if (sec_pool[i].n > 0)
+				p = sec_pool[i].free[--sec_pool[i].n];
+			break;
+		}
+	pthread_mutex_unlock(&sec_pool_mu);
+	return p;
+}
+
+/* sodium_malloc() ends a block exactly at its guard page, so a block whose
+ * end is not page-aligned for this size was allocated with another size (a
+ * caller passing the wrong n): it is neither zeroed by us nor kept. */
+static bool
+sec_pool_fits(const void *p, size_t rounded)
+{
+	static _Atomic long page;
+	long pg = atomic_load(&page);
+
+	if (pg == 0) {
+		pg = sysconf(_SC_PAGESIZE);
+		atomic_store(&page, pg);
+	}
+	return rounded <= SEC_POOL_MAX_SIZE && pg > 0 &&
+	    ((uintptr_t)p + rounded) % (uintptr_t)pg == 0;
+}
+
+/* True if kept. */
+static bool
+sec_pool_put(void *p, size_t rounded)
+{
+	bool kept = false;
+	size_t i;
+
+	pthread_mutex_lock(&sec_pool_mu);
+	for (i = 0; i < SEC_POOL_CLASSES; i++) {
+		struct sec_pool_class *c = &sec_pool[i];
+
+		if (c->size == 0)
+			c->size = rounded;
+		if (c->size != rounded)
+			continue;
+		if (c->n < SEC_POOL_DEPTH) {
+			c->free[c->n++] = p;
+			kept = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&sec_pool_mu);
+	return kept;
+}
+
 void *
 sec_alloc(size_t n)
 {
-	size_t rounded;
-	void *p;
+	size_t rounded = sec_round(n);
+	void *p = sec_pool_get(rounded);
 
+	if (p != NULL)
+		return p;	/* zeroed when it was freed */
 	/*
 	 * sodium_malloc() puts guard pages around the region and locks it (an
 	 * mlock() over RLIMIT_MEMLOCK is not fatal: the memory is still guarded
 	 * and zeroed on free). It returns the end of a page minus the size, so
 	 * round the size up to keep structs with pointers and size_t aligned.
+	 * It fills new blocks with 0xdb; callers must not rely on either.
 	 */
-	if (n > SIZE_MAX - SEC_ALIGN)
-		sec_alloc_fail(n);
-	rounded = n == 0 ? SEC_ALIGN : (n + SEC_ALIGN - 1) / SEC_ALIGN * SEC_ALIGN;
 	p = sodium_malloc(rounded);
 	if (p == NULL)
 		sec_alloc_fail(n);
@@ -52,8 +142,17 @@ sec_alloc(size_t n)
 void
 sec_free(void *p, size_t n)
 {
-	(void)n;		/* sodium_free() knows the size and zeroes it all */
-	sodium_free(p);
+	size_t rounded;
+
+	if (p == NULL)
+		return;
+	rounded = sec_round(n);
+	if (sec_pool_fits(p, rounded)) {
+		sodium_memzero(p, rounded);
+		if (sec_pool_put(p, rounded))
+			return;
+	}
+	sodium_free(p);		/* zeroes the whole block, whatever its size */
 }
 
 void

@@ -31,6 +31,41 @@ test_alloc_is_aligned_and_writable(void **state)
 	sec_free(NULL, 0);
 }
 
+/* Freed blocks are zeroed and handed out again (the pool saves an mmap,
+ * mprotects and an munmap per allocation); the contents never survive. */
+static void
+test_freed_block_comes_back_zeroed(void **state)
+{
+	uint8_t *a, *b;
+	size_t i;
+
+	(void)state;
+	a = sec_alloc(100);
+	memset(a, 0xa5, 100);
+	sec_free(a, 100);
+	b = sec_alloc(100);
+	assert_ptr_equal(a, b);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(b[i], 0);
+	sec_free(b, 100);
+}
+
+/* A caller that frees with the wrong size gets sodium_free(), not the pool:
+ * the block is not handed out for a size it cannot hold. */
+static void
+test_free_with_wrong_size_is_not_pooled(void **state)
+{
+	uint8_t *a, *b;
+
+	(void)state;
+	a = sec_alloc(32);
+	sec_free(a, 4096);	/* wrong: must not be kept as a 4096-byte block */
+	b = sec_alloc(4096);
+	assert_ptr_not_equal(a, b);
+	memset(b, 1, 4096);	/* would hit a guard page if it were a */
+	sec_free(b, 4096);
+}
+
 static void
 test_wipe_zeroes(void **state)
 {
@@ -149,6 +184,8 @@ main(void)
 		cmocka_unit_test(test_init_is_idempotent),
 		cmocka_unit_test(test_alloc_is_aligned_and_writable),
 		cmocka_unit_test(test_wipe_zeroes),
+		cmocka_unit_test(test_freed_block_comes_back_zeroed),
+		cmocka_unit_test(test_free_with_wrong_size_is_not_pooled),
 		cmocka_unit_test(test_equal_compares_all_bytes),
 		cmocka_unit_test(test_random_fills_and_differs),
 		cmocka_unit_test(test_random_uniform_stays_in_range),
