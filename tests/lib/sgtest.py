@@ -25,11 +25,33 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "WARNING: AddressSanitizer")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on, never the same one twice here.
+
+    Asking the kernel for port 0 and closing the socket hands the same
+    ephemeral port back to the next caller (two listeners of one daemon got
+    one port in CI), and outgoing connections share that range.  So pick at
+    random below the ephemeral range, remember what this process handed out,
+    and let a bind check rule out ports other processes already listen on.
+    """
+    import random
+    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(10000, max(low, 10001))
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free loopback port")
 
 
 def wait_port(port, timeout=10.0, host="127.0.0.1"):
