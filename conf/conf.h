@@ -91,6 +91,7 @@ struct conf {
 		struct conf_addr_list	listen_tls;
 		int64_t			keepalive;	/* seconds between IDLE keepalives */
 		int64_t			autologout;	/* seconds idle outside IDLE */
+		uint64_t		cache_size;	/* listing caches, all accounts */
 		bool			proxy_protocol;
 	} imap;
 

@@ -71,6 +71,10 @@ const struct conf_key conf_keys[] = {
 	  "interval of untagged OK keepalives during IDLE" },
 	{ "imap", "autologout", CONF_T_DURATION, OFF(imap.autologout), "30m", 1, DAY, NULL,
 	  "log out a logged-in session idle this long outside IDLE (RFC 3501 asks for 30m+)" },
+	{ "imap", "cache_size", CONF_T_SIZE, OFF(imap.cache_size), "256M", 0,
+	  64ull * 1024 * 1024 * 1024, NULL,
+	  "decrypted listing data (envelopes, structures, headers) kept in locked memory for "
+	  "accounts with open sessions, all accounts together, at most 48M each; 0: none" },
 	{ "imap", "proxy_protocol", CONF_T_BOOL, OFF(imap.proxy_protocol), "no", 0, 0, NULL,
 	  "expect a PROXY v1/v2 header from [limits] proxy_networks" },
 

@@ -50,6 +50,7 @@ struct gw_metrics {
 	_Atomic uint64_t commits;
 	_Atomic uint64_t commit_us_sum;
 	_Atomic uint64_t commit_buckets[GW_COMMIT_BUCKETS];
+	_Atomic uint64_t imap_cache_bytes;	/* also the [imap] cache_size budget */
 };
 
 extern const double gw_commit_bucket_le[GW_COMMIT_BUCKETS];	/* seconds; last is +Inf */

@@ -107,6 +107,10 @@ portal_metrics_render(struct evbuffer *b, struct portal *p, const struct portal_
 		evbuffer_add_printf(b, "sealgate_accounts{state=\"disabled\"} %llu\n",
 		    (unsigned long long)mj->stats.accounts[STORE_ACCT_DISABLED]);
 	}
+	portal_metric_head(b, "sealgate_imap_cache_bytes", "gauge",
+	    "Locked memory holding IMAP listing data ([imap] cache_size).");
+	evbuffer_add_printf(b, "sealgate_imap_cache_bytes %llu\n",
+	    (unsigned long long)portal_load(&m->imap_cache_bytes));
 	portal_metrics_commits(b, m);
 }
 

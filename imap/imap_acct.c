@@ -11,6 +11,12 @@
  *     stays sealed). Entries live in slabs of secret memory (guarded,
  *     locked where possible) and are wiped with the account's last session.
  *
+ * The slabs of all accounts together stay within [imap] cache_size (and one
+ * account within IMAP_LC_MAX): past it, listings decrypt the summary each
+ * time instead of caching more. Entries cannot be evicted one by one, since
+ * workers use them outside the mutex; a soak of steady traffic reaches the
+ * budget and then holds its memory flat.
+ *
  * A blob never changes, so entries need no invalidation. Workers look up
  * and insert concurrently (a mutex); an entry, once inserted, stays put
  * until the account state is freed, which no job outlives (jobs hold a
@@ -19,6 +25,7 @@
 #include "imap/imap_private.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +98,8 @@ imap_acct_free(struct imap_acct *a)
 		next = sl->next;
 		sec_free(sl, sl->cap);		/* zeroes the listing data */
 	}
+	atomic_fetch_sub_explicit(&a->srv->ctx->metrics.imap_cache_bytes, a->bytes,
+	    memory_order_relaxed);
 	free(a->ids);
 	free(a->entries);
 	pthread_mutex_destroy(&a->mu);
@@ -174,8 +183,24 @@ imap_acct_lookup(struct imap_acct *a, uint64_t blob_id)
 	return e;
 }
 
+/* Takes a slab's worth of the server-wide budget, or says there is none. */
+static bool
+imap_acct_reserve(struct imap_acct *a)
+{
+	_Atomic uint64_t *used = &a->srv->ctx->metrics.imap_cache_bytes;
+	uint64_t budget = a->srv->ctx->conf->imap.cache_size;
+
+	if (a->bytes + IMAP_LC_SLAB > IMAP_LC_MAX)
+		return false;
+	if (atomic_fetch_add_explicit(used, IMAP_LC_SLAB, memory_order_relaxed) +
+	    IMAP_LC_SLAB <= budget)
+		return true;
+	atomic_fetch_sub_explicit(used, IMAP_LC_SLAB, memory_order_relaxed);
+	return false;
+}
+
 /* Room for n bytes in the newest slab, or a new slab; NULL when the
- * account's budget is spent. Under the mutex. */
+ * account's or the server's budget is spent. Under the mutex. */
 static void *
 imap_acct_carve(struct imap_acct *a, size_t n)
 {
@@ -187,7 +212,7 @@ imap_acct_carve(struct imap_acct *a, size_t n)
 	if (n > IMAP_LC_SLAB - hdr)
 		return NULL;
 	if (sl == NULL || sl->cap - sl->used < n) {
-		if (a->bytes + IMAP_LC_SLAB > IMAP_LC_MAX)
+		if (!imap_acct_reserve(a))
 			return NULL;
 		sl = sec_alloc(IMAP_LC_SLAB);
 		sl->cap = IMAP_LC_SLAB;

@@ -13,6 +13,7 @@ import re
 import socket
 import ssl
 import time
+import urllib.request
 
 import sgbodystructure as B
 import sgmail
@@ -178,6 +179,56 @@ def a_second_connection_lists_the_same_bytes_from_the_account_cache():
     raw = open(CORPUS[0], "rb").read()
     assert B.fetch_item(a[0], b"BODY[HEADER]") == raw[:len(B.fetch_item(a[0], b"BODY[HEADER]"))]
     assert raw.startswith(B.fetch_item(a[0], b"BODY[HEADER]"))
+
+
+def cache_bytes(d):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    url = f"https://127.0.0.1:{d.portal_port}/metrics"
+    text = urllib.request.urlopen(url, context=ctx, timeout=10).read().decode()
+    return int(re.search(r"^sealgate_imap_cache_bytes (\d+)$", text, re.M).group(1))
+
+
+@test
+def listing_caches_stay_within_cache_size_and_are_freed_with_the_last_session():
+    """[imap] cache_size bounds the listing caches of all accounts together:
+    with room for one slab (256 KiB), the first account's listing fills it,
+    the second account gets none and lists from the summaries, both list the
+    same bytes every time, and the budget comes back when they log out."""
+    budget = 256 * 1024
+    d = Daemon("imapcache", conf={"imap": {"cache_size": "256K"}}).start()
+    try:
+        users = ("cache1@ext.test", "cache2@ext.test")
+        pad = "X-Pad: " + "p" * 70 + "\r\n"
+        for u in users:
+            add_user(d, u)
+            r = Raw(d)
+            r.login(u)
+            for i in range(120):    # ~3.5 KiB of header each: more than one slab
+                append(r, "INBOX", message(subject=f"m{i}", to=u, extra=pad * 40))
+            r.close()
+        assert cache_bytes(d) == 0
+        sessions, listings = [], []
+        for u in users:
+            r = Raw(d)
+            r.login(u)
+            r.cmd("EXAMINE INBOX")
+            first, t = r.cmd(f"UID FETCH 1:* ({LISTING_ITEMS})")
+            assert b" OK " in t and len(first) >= 120, t
+            again, _ = r.cmd(f"UID FETCH 1:* ({LISTING_ITEMS})")
+            assert first == again, u
+            listings.append(first)
+            sessions.append(r)
+            assert cache_bytes(d) == budget, u
+        assert listings[0] != listings[1]
+        for r in sessions:
+            r.close()
+        time.sleep(0.5)
+        assert cache_bytes(d) == 0
+    finally:
+        rc, _ = d.stop()
+        d.cleanup()
+    assert rc == 0, rc
 
 
 def big_message(size=20 * 1024 * 1024):

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 from tap import run, test
 
@@ -32,6 +33,30 @@ def conf_man_page_lists_every_key_with_its_default():
         assert sec >= 0, section
         assert entry in man[sec:end + 1 if end > 0 else len(man)], \
             f"[{section}] {key} missing or stale: run python3 doc/gen_conf_keys.py --update"
+
+
+@test
+def example_config_is_current_and_loads_as_the_defaults():
+    """conf/sealgate.conf shows every key with its default: it is what the
+    generator writes, and with every key uncommented check-config prints
+    the same effective configuration as the embedded default."""
+    assert read("conf", "sealgate.conf") == gen_conf_keys.example(), \
+        "conf/sealgate.conf is stale: run python3 doc/gen_conf_keys.py --update"
+    binary = os.environ.get("SEALGATE_BIN", os.path.join(SRC, "build", "sealgate"))
+    with tempfile.TemporaryDirectory() as tmp:
+        text = re.sub(r"(?m)^#(\w+ =)", r"\1", read("conf", "sealgate.conf"))
+        path = os.path.join(tmp, "all.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        keys = re.findall(r"(?m)^(\w+) =", text)
+        assert len(keys) == len(gen_conf_keys.keys()), len(keys)
+
+        def effective(*args):
+            r = subprocess.run([binary, *args, "check-config"], cwd=tmp, capture_output=True,
+                               text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            return r.stdout.split("\n", 1)[1]     # past "# effective configuration, from"
+        assert effective("-c", path) == effective()
 
 
 @test
