@@ -138,7 +138,7 @@ class Daemon:
         self.log_mark = len(self.log_text())
         self.log = open(self.log_path, "ab")
         # The tests run as root on purpose; a deployment sets [gateway] user.
-        env = dict(os.environ, SEALGATE_ALLOW_ROOT="1")
+        env = dict(os.environ, SEALGATE_ALLOW_ROOT="1", **getattr(self, "env", {}))
         self.proc = subprocess.Popen(WRAPPER + [BIN, "-c", self.conf, "serve"], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
         if wait:

@@ -173,6 +173,44 @@ def installed_binary_runs_with_the_installed_config_on_loopback():
     assert rc == 0, open(os.path.join(ROOT, "serve.log")).read()
 
 
+@test
+def serve_tells_systemd_ready_reloading_and_stopping():
+    """Type=notify: with NOTIFY_SOCKET set (a datagram socket this test
+    binds, as systemd does), serve sends READY=1 once it listens,
+    RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 on SIGTERM."""
+    import signal
+    import socket
+    from sgtest import Daemon
+
+    tmp = tempfile.mkdtemp(prefix="sg-notify-")
+    path = os.path.join(tmp, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    d = Daemon("notify")
+    d.env = {"NOTIFY_SOCKET": path}
+    try:
+        d.start()
+
+        def expect(word):
+            while True:
+                msg = sock.recv(4096).decode()
+                if word in msg.split("\n"):
+                    return msg
+        assert "STATUS=serving" in expect("READY=1")
+        d.proc.send_signal(signal.SIGHUP)
+        expect("RELOADING=1")
+        expect("READY=1")
+        d.proc.send_signal(signal.SIGTERM)
+        expect("STOPPING=1")
+        rc, _ = d.stop()
+        assert rc == 0, rc
+    finally:
+        sock.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        d.cleanup()
+
+
 def teardown(_):
     if ROOT is not None and os.environ.get("SG_KEEP_TMP") is None:
         shutil.rmtree(ROOT, ignore_errors=True)
