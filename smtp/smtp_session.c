@@ -640,22 +640,28 @@ smtp_drained(struct gw_conn *c, void *arg)
 		gw_conn_resume(c);
 }
 
+/* A 421 and the end; while a commit is in flight its answer goes first
+ * (the client waits for it) and the session ends after it. */
+static void
+smtp_goodbye(struct smtp_session *s, struct gw_conn *c, const char *code, const char *text)
+{
+	gw_conn_printf(c, "421 %s %s %s\r\n", code, s->ctx->conf->gateway.hostname, text);
+	smtp_set_state(s, SMTP_ST_CLOSING);
+	gw_conn_close(c);
+}
+
 static void
 smtp_timeout(struct gw_conn *c, void *arg)
 {
 	struct smtp_session *s = arg;
 
 	if (s->state == SMTP_ST_WAIT) {
-		/* the client waits for us; answer first, then go */
 		s->stop_after_wait = true;
 		return;
 	}
 	log_info("smtp", "session=%08x event=disconnect reason=timeout state=%s", s->id,
 	    smtp_state_name(s->state));
-	gw_conn_printf(c, "421 4.4.2 %s Timeout, closing connection\r\n",
-	    s->ctx->conf->gateway.hostname);
-	smtp_set_state(s, SMTP_ST_CLOSING);
-	gw_conn_close(c);
+	smtp_goodbye(s, c, "4.4.2", "Timeout, closing connection");
 }
 
 static void
@@ -664,14 +670,10 @@ smtp_shutdown(struct gw_conn *c, void *arg)
 	struct smtp_session *s = arg;
 
 	if (s->state == SMTP_ST_WAIT) {
-		/* a commit is in flight: its 250 must reach the client first */
 		s->stop_after_wait = true;
 		return;
 	}
-	gw_conn_printf(c, "421 4.3.2 %s Service shutting down\r\n",
-	    s->ctx->conf->gateway.hostname);
-	smtp_set_state(s, SMTP_ST_CLOSING);
-	gw_conn_close(c);
+	smtp_goodbye(s, c, "4.3.2", "Service shutting down");
 }
 
 void
@@ -682,10 +684,7 @@ smtp_session_ingest_done(struct smtp_session *s, const char *reply)
 	smtp_reply(s, "%s", reply);
 	smtp_txn_end(s);
 	if (s->stop_after_wait) {
-		gw_conn_printf(s->conn, "421 4.3.2 %s Service shutting down\r\n",
-		    s->ctx->conf->gateway.hostname);
-		smtp_set_state(s, SMTP_ST_CLOSING);
-		gw_conn_close(s->conn);
+		smtp_goodbye(s, s->conn, "4.3.2", "Service shutting down");
 		return;
 	}
 	if (!s->out_blocked)
