@@ -145,6 +145,53 @@ def fifty_logins_at_once_after_a_restart_all_succeed():
     assert not bad, (len(bad), bad[:3])
 
 
+@test
+def the_loop_answers_while_logins_run_argon2id():
+    """Argon2id (about 70 ms, 64 MiB each) runs on worker threads, never on
+    the event loop: while four first logins of four accounts derive their
+    keys, another connection's NOOPs keep being answered. If a KDF ran on
+    the loop, no NOOP could be answered until it ended."""
+    import threading
+    users = [f"kdf{i}@ext.test" for i in range(4)]
+    for u in users:
+        add_user(D, u)
+    D.stop()
+    D.start()                       # an empty login cache: every login derives
+    probe = Raw(D)
+    raws = [Raw(D) for _ in users]
+    done = threading.Event()
+    replies = [None] * len(users)
+
+    def logins():
+        for r, u in zip(raws, users):
+            r.n += 1
+            r.send(f'k{r.n} LOGIN "{u}" "{PASSWORD}"\r\n'.encode())
+        for k, r in enumerate(raws):
+            while True:
+                ln = r.line()
+                if ln.startswith(b"k"):
+                    replies[k] = ln
+                    break
+        done.set()
+
+    t = threading.Thread(target=logins)
+    t0 = time.monotonic()
+    t.start()
+    noops = 0
+    while not done.is_set():
+        _, tagged = probe.cmd("NOOP")
+        assert b" OK " in tagged, tagged
+        noops += 1
+    t.join()
+    took = time.monotonic() - t0
+    for r in raws + [probe]:
+        r.close()
+    print(f"# 4 first logins took {took * 1000:.0f} ms; {noops} NOOPs answered meanwhile")
+    assert all(x is not None and b" OK " in x for x in replies), replies
+    assert took > 0.05, took        # the KDFs did run
+    assert noops >= 10, noops
+
+
 def is_sanitizer_build():
     out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
     return "libasan" in out or "libubsan" in out
