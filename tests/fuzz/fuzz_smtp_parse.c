@@ -95,10 +95,35 @@ fuzz_data(const char *in, size_t len)
 	free(o2);
 }
 
+/* Submission's header walk: fields lie inside the message, each call moves
+ * forward, and the walk ends where the header section ends. */
+static void
+fuzz_header(const char *msg, size_t len)
+{
+	struct smtp_field f;
+	size_t off = 0, prev;
+
+	for (;;) {
+		prev = off;
+		if (!smtp_header_next(msg, len, &off, &f))
+			break;
+		if (off <= prev || off > len || f.name_len == 0)
+			abort();
+		check_inside(msg, len, f.name, f.name_len);
+		check_inside(msg, len, f.value, f.value_len);
+		if (f.name < msg + prev || f.value + f.value_len > msg + off)
+			abort();
+		(void)smtp_field_is(&f, "Message-ID");
+	}
+	if (off < prev || off > len)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_command((const char *)data, size);
 	fuzz_data((const char *)data, size);
+	fuzz_header((const char *)data, size);
 	return 0;
 }
