@@ -9,7 +9,7 @@ import time
 
 import sgmail
 from sgimap import PASSWORD, Raw, add_user
-from sgtest import BIN, Daemon
+from sgtest import BIN, WRAPPER, Daemon
 from tap import run, test
 
 USER = "sam@ext.test"
@@ -230,6 +230,9 @@ def three_hundred_idle_connections_cost_little_memory():
     for r in conns:
         r.close()
     print(f"# {per:.1f} KiB of private memory per idle connection")
+    if WRAPPER:     # valgrind's shadow memory: tests/nightly/valgrind judges leaks
+        print("# memory bound not judged under a wrapper")
+        return
     assert per < 18, f"{per:.1f} KiB of private memory per idle connection"
 
 
