@@ -257,7 +257,7 @@ class Load:
 
     def __init__(self, d, users=20, sessions=200, senders=16, writer="smtp", seed=1,
                  think=(0.2, 1.0), preload=10, run_id=None, new_every=0, tempfail_ok=False,
-                 keep=0):
+                 keep=0, smtp_rate=0):
         self.d = d
         self.users = [f"load{i:02d}@{DOMAIN}" for i in range(users)]
         self.sessions = sessions
@@ -274,6 +274,8 @@ class Load:
         self.new_every = new_every          # every n-th message also to a new address
         self.tempfail_ok = tempfail_ok      # full disk: 451/452 and NO are answers, not errors
         self.keep = keep                    # >0: sessions expunge beyond the newest `keep`
+        # >0: the senders together send about this many messages a second
+        self.smtp_gap = senders / smtp_rate if smtp_rate else 0.0
 
     # -- setup --
     def add_users(self):
@@ -394,6 +396,8 @@ class Load:
                     if self.new_every and self.msg_no % self.new_every == 0:
                         fresh = f"new-{lid}@{DOMAIN}"
                         rcpts = rcpts + [fresh]
+                    if self.smtp_gap:
+                        await asyncio.sleep(rng.uniform(0.5, 1.5) * self.smtp_gap)
                     t0 = time.monotonic()
                     await self.smtp_expect(r, w, b"MAIL FROM:<sender@example.com>\r\n", (250,))
                     for rc in rcpts:
