@@ -111,25 +111,33 @@ gw_stop(struct gw_ctx *ctx)
 	evtimer_add(sv->ev_poll, &now);
 }
 
+/* SIGHUP: a new certificate for new connections; a bad one keeps the old. */
+static void
+gw_reload(struct gw_serve *sv)
+{
+	char *err = NULL;
+	int rc;
+
+	sd_notify(0, "RELOADING=1");
+	rc = gw_tls_reload(sv->ctx.tls, &err);
+	if (rc == 0)
+		log_info("core", "event=reload tls=ok");
+	else
+		log_error("core", "event=reload tls=failed error=\"%s\"", err ? err : "?");
+	free(err);
+	sd_notify(0, "READY=1");
+}
+
 static void
 gw_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct gw_serve *sv = arg;
-	char *err = NULL;
 
 	(void)what;
-	if (sig != SIGHUP) {
+	if (sig == SIGHUP)
+		gw_reload(sv);
+	else
 		gw_stop(&sv->ctx);
-		return;
-	}
-	sd_notify(0, "RELOADING=1");
-	if (gw_tls_reload(sv->ctx.tls, &err) == 0)
-		log_info("core", "event=reload tls=ok");
-	else {
-		log_error("core", "event=reload tls=failed error=\"%s\"", err);
-		free(err);
-	}
-	sd_notify(0, "READY=1");
 }
 
 static int

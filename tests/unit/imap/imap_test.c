@@ -17,11 +17,17 @@ imap_tbuf_printf(struct imap_tbuf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (b->s == NULL) {
+		b->cap = 256;
+		b->len = 0;
+		b->s = malloc(b->cap);
+		assert_non_null(b->s);
+	}
 	for (;;) {
 		size_t room = b->cap - b->len;
 
 		va_start(ap, fmt);
-		n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, room, fmt, ap);
+		n = vsnprintf(b->s + b->len, room, fmt, ap);
 		va_end(ap);
 		assert_true(n >= 0);
 		if ((size_t)n < room) {
