@@ -590,10 +590,13 @@ class Load:
             for user in self.users:
                 await c.connect(self.d.imaps_port, self.ctx())
                 await c.cmd(f'LOGIN "{user}" "{PASSWORD}"'.encode())
-                for _ in range(self.preload):
-                    lid, msg = self.next_message(user)
-                    await c.cmd(b"APPEND INBOX", literal=msg)
-                    self.stats.acked[lid] = (hashlib.sha256(msg).hexdigest(), {user})
+                for k in range(0, self.preload, 50):    # MULTIAPPEND, LITERAL+
+                    parts = []
+                    for _ in range(min(50, self.preload - k)):
+                        lid, msg = self.next_message(user)
+                        parts.append(b" {%d+}\r\n" % len(msg) + msg)
+                        self.stats.acked[lid] = (hashlib.sha256(msg).hexdigest(), {user})
+                    await c.cmd(b"APPEND INBOX" + b"".join(parts))
                 await c.cmd(b"LOGOUT")
                 c.close()
                 c = Imap()
