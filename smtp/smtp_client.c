@@ -58,6 +58,9 @@ struct smtp_client {
 	char				 first[SMTP_REPLY_MAX + 1];
 	/* the transaction */
 	size_t				 ncmds, sent, answered, accepted;
+	/* RCPT answered 2xx: only the reply to the data decides those (a
+	 * connection lost before it leaves them undecided, to be retried) */
+	bool				*rcpt_ok;
 	struct smtp_client_result	 res;
 	char				 fail[SMTP_REPLY_MAX + 1];	/* for the unanswered */
 	bool				 size_ext;
@@ -82,6 +85,7 @@ smtp_client_free(struct smtp_client **cp)
 	if (c->ev_fail != NULL)
 		event_free(c->ev_fail);
 	free(c->res.rcpts);
+	free(c->rcpt_ok);
 	free(c);
 	*cp = NULL;
 }
@@ -141,7 +145,7 @@ smtp_client_decide_all(struct smtp_client *c, bool only_accepted, unsigned code,
 	for (i = 0; i < c->q->nrcpts; i++) {
 		struct smtp_client_rcpt *r = &c->res.rcpts[i];
 
-		if (only_accepted ? (r->code < 200 || r->code >= 300) : r->code != 0)
+		if (r->code != 0 || (only_accepted && !c->rcpt_ok[i]))
 			continue;
 		r->code = code;
 		snprintf(r->text, sizeof r->text, "%s", text);
@@ -283,6 +287,7 @@ smtp_client_txn(struct smtp_client *c)
 	c->state = SMTP_CL_TXN;
 	c->ncmds = q->nrcpts + 2;
 	c->sent = c->answered = c->accepted = 0;
+	memset(c->rcpt_ok, 0, q->nrcpts * sizeof *c->rcpt_ok);
 	if (c->pipelining)
 		for (i = 0; i < c->ncmds; i++)
 			smtp_client_send_cmd(c, i);
@@ -325,10 +330,14 @@ smtp_client_txn_reply(struct smtp_client *c)
 		return;
 	}
 	if (i >= 1 && i <= n) {
-		c->res.rcpts[i - 1].code = c->code;
-		snprintf(c->res.rcpts[i - 1].text, sizeof c->res.rcpts[i - 1].text, "%s", c->first);
-		if (ok)
+		if (ok) {
+			c->rcpt_ok[i - 1] = true;
 			c->accepted++;
+		} else {
+			c->res.rcpts[i - 1].code = c->code;
+			snprintf(c->res.rcpts[i - 1].text, sizeof c->res.rcpts[i - 1].text, "%s",
+			    c->first);
+		}
 		if (i == n && !c->pipelining && c->accepted == 0) {
 			smtp_client_quit(c);
 			return;
@@ -595,6 +604,7 @@ smtp_client_start(struct gw_ctx *ctx, const struct smtp_client_req *req,
 	c->done = done;
 	c->arg = arg;
 	c->res.rcpts = xcalloc(req->q->nrcpts, sizeof *c->res.rcpts);
+	c->rcpt_ok = xcalloc(req->q->nrcpts, sizeof *c->rcpt_ok);
 	snprintf(c->res.remote, sizeof c->res.remote, "%s", req->host);
 	smtp_client_set_fail(c, "451 4.4.1 cannot connect to the relay host");
 	if ((c->ev_fail = event_new(ctx->base, -1, 0, smtp_client_fail_cb, c)) == NULL)

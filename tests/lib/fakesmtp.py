@@ -9,6 +9,8 @@ a slow MAIL reply to see whether the client pipelines).
     srv.messages   # list of (mail_from_line, [rcpt_lines], unstuffed data bytes)
 
 Recipient local parts choose the RCPT reply: ok* 250, temp* 450, perm* 550.
+drop_data=N: the first N sessions hang up after the data's final dot, with
+no reply and nothing kept (a relay host that dies before its 250).
 """
 import select
 import socket
@@ -41,10 +43,12 @@ class Lines:
 
 class FakeSMTP:
     def __init__(self, pipelining=True, dsn=False, size=None, greeting=b"220 fake ESMTP",
-                 mail_reply=b"250 2.1.0 ok", mail_delay=0.0, data_reply=b"250 2.0.0 queued"):
+                 mail_reply=b"250 2.1.0 ok", mail_delay=0.0, data_reply=b"250 2.0.0 queued",
+                 drop_data=0):
         self.pipelining, self.dsn, self.size = pipelining, dsn, size
         self.greeting, self.mail_reply, self.mail_delay = greeting, mail_reply, mail_delay
         self.data_reply = data_reply
+        self.drop_data = drop_data
         self.sessions, self.messages = [], []
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -133,6 +137,12 @@ class FakeSMTP:
                         if not dl or dl == b".\r\n":
                             break
                         data.append(dl[1:] if dl.startswith(b".") else dl)
+                    with self.lock:
+                        drop = self.drop_data > 0
+                        self.drop_data -= drop
+                    if drop:
+                        sess["dropped"] = True
+                        return
                     with self.lock:
                         self.messages.append((mail, rcpts, b"".join(data)))
                     reply(self.data_reply)

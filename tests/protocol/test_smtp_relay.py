@@ -71,6 +71,31 @@ def mixed_outcomes_deliver_defer_and_bounce_with_pipelining():
 
 
 @test
+def a_relay_that_hangs_up_before_its_final_reply_gets_the_mail_again():
+    """RCPT 250 is not delivery: a relay host that accepts the recipients
+    and then dies before answering the data must see the message again on
+    the next attempt, for every recipient (the fault test once lost an
+    invitation so: the RCPT replies had counted as delivered)."""
+    fake = FakeSMTP(pipelining=True, drop_data=1).start()
+    d = daemon("rdrop", fake)
+    try:
+        sgvault.enqueue(d, "alice@example.com", ["ok1@int.test", "ok2@int.test"], MSG)
+        wait_for(lambda: fake.messages, "the mail on the second attempt", d)
+        assert fake.sessions[0].get("dropped") is True
+        first = deliveries(d)[0]
+        assert first[2:] == ("0", "2", "0"), first
+        mail, rcpts, data = fake.messages[0]
+        assert rcpts == [b"RCPT TO:<ok1@int.test>", b"RCPT TO:<ok2@int.test>"], rcpts
+        assert data == MSG
+        wait_for(lambda: sgvault.queue(d) == [], "an empty queue", d)
+        assert len(fake.messages) == 1
+    finally:
+        d.stop()
+        d.cleanup()
+        fake.stop()
+
+
+@test
 def without_pipelining_one_command_at_a_time():
     fake = FakeSMTP(pipelining=False, mail_delay=0.3).start()
     d = daemon("rnopipe", fake)
