@@ -179,15 +179,6 @@ smtp_auth_check(struct smtp_session *s, const char *user, size_t ulen, const cha
 
 /* ---- the mechanisms ---- */
 
-/* Decode one base64 response ("=" in an initial response is empty). */
-static int
-smtp_sasl_decode(const char *b64, size_t len, uint8_t *raw, size_t *raw_len)
-{
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	return sec_base64_decode(raw, SMTP_SASL_MAX, raw_len, b64, len);
-}
-
 /* Back to READY with an error for the exchange (501, 535...). */
 static void
 smtp_sasl_fail(struct smtp_session *s, const char *reply)
@@ -197,25 +188,18 @@ smtp_sasl_fail(struct smtp_session *s, const char *reply)
 	smtp_error(s, "%s", reply);
 }
 
-/* Two addresses alike but for ASCII case. */
+/* Decode one base64 response ("=" in an initial response is empty); a
+ * response that does not decode ends the exchange with 501. */
 static bool
-smtp_auth_same(const char *a, size_t alen, const char *b, size_t blen)
+smtp_sasl_decode(struct smtp_session *s, const char *b64, size_t len, uint8_t *raw,
+    size_t *raw_len)
 {
-	size_t i;
-
-	if (alen != blen)
-		return false;
-	for (i = 0; i < alen; i++) {
-		char x = a[i], y = b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x + 32);
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y + 32);
-		if (x != y)
-			return false;
-	}
-	return true;
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (sec_base64_decode(raw, SMTP_SASL_MAX, raw_len, b64, len) == 0)
+		return true;
+	smtp_sasl_fail(s, "501 5.5.2 Cannot decode the response");
+	return false;
 }
 
 /* RFC 4616 2: [authzid] NUL authcid NUL passwd; authzid empty or the user. */
@@ -226,10 +210,8 @@ smtp_auth_plain(struct smtp_session *s, const char *b64, size_t len)
 	size_t n = 0, zlen, ulen;
 	const char *authz, *user, *pw, *end;
 
-	if (smtp_sasl_decode(b64, len, raw, &n) != 0) {
-		smtp_sasl_fail(s, "501 5.5.2 Cannot decode the response");
+	if (!smtp_sasl_decode(s, b64, len, raw, &n))
 		goto out;
-	}
 	authz = (const char *)raw;
 	end = authz + n;
 	user = memchr(authz, '\0', n);
@@ -242,7 +224,7 @@ smtp_auth_plain(struct smtp_session *s, const char *b64, size_t len)
 	user++;
 	ulen = (size_t)(pw - user);
 	pw++;
-	if (zlen != 0 && !smtp_auth_same(authz, zlen, user, ulen)) {
+	if (zlen != 0 && !sg_ascii_ieq(user, ulen, authz)) {	/* authz ends at its NUL */
 		smtp_sasl_fail(s, "535 5.7.8 Cannot act as another user");
 		goto out;
 	}
@@ -259,10 +241,8 @@ smtp_auth_login_user(struct smtp_session *s, const char *b64, size_t len)
 	uint8_t raw[SMTP_SASL_MAX];
 	size_t n = 0;
 
-	if (smtp_sasl_decode(b64, len, raw, &n) != 0) {
-		smtp_sasl_fail(s, "501 5.5.2 Cannot decode the response");
+	if (!smtp_sasl_decode(s, b64, len, raw, &n))
 		goto out;
-	}
 	if (n == 0 || memchr(raw, '\0', n) != NULL) {
 		smtp_sasl_fail(s, "501 5.5.2 Malformed user name");
 		goto out;
@@ -287,10 +267,8 @@ smtp_auth_login_pass(struct smtp_session *s, const char *b64, size_t len)
 	char user[SMTP_SASL_MAX];
 	size_t ulen = s->sasl_user_len;
 
-	if (smtp_sasl_decode(b64, len, raw, &n) != 0) {
-		smtp_sasl_fail(s, "501 5.5.2 Cannot decode the response");
+	if (!smtp_sasl_decode(s, b64, len, raw, &n))
 		goto out;
-	}
 	memcpy(user, s->sasl_user, ulen);	/* bounds: ulen <= SMTP_SASL_MAX */
 	smtp_auth_reset(s);
 	smtp_auth_check(s, user, ulen, (const char *)raw, n);

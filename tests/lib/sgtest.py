@@ -7,6 +7,7 @@ when set, is a command put in front of `sealgate serve` (valgrind, strace);
 SEALGATE_TIMEOUT_SCALE multiplies the start and stop timeouts for it.
 """
 import os
+import random
 import re
 import shlex
 import shutil
@@ -26,6 +27,9 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 
 
 _handed_out = set()
+_rng = random.SystemRandom()
+with open("/proc/sys/net/ipv4/ip_local_port_range") as _f:
+    _EPHEMERAL_LOW = int(_f.read().split()[0])
 
 
 def free_port():
@@ -37,11 +41,8 @@ def free_port():
     random below the ephemeral range, remember what this process handed out,
     and let a bind check rule out ports other processes already listen on.
     """
-    import random
-    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
-    rng = random.SystemRandom()
     for _ in range(1000):
-        port = rng.randrange(10000, max(low, 10001))
+        port = _rng.randrange(10000, max(_EPHEMERAL_LOW, 10001))
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
