@@ -264,6 +264,8 @@ struct sec_keyring;
 struct sec_keyring *sec_keyring_new(void);
 bool sec_keyring_get(struct sec_keyring *r, uint64_t blob_id, uint8_t key_out[SEC_KEY_BYTES]);
 void sec_keyring_put(struct sec_keyring *r, uint64_t blob_id, const uint8_t key[SEC_KEY_BYTES]);
+/* Forgets blob_id's key (wiped); nothing if it is not there. */
+void sec_keyring_del(struct sec_keyring *r, uint64_t blob_id);
 size_t sec_keyring_count(const struct sec_keyring *r);
 void sec_keyring_free(struct sec_keyring **r);	/* wipes */
 

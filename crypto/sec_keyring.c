@@ -3,6 +3,11 @@
  * warm listing does no public-key work. Open addressing with linear probing;
  * the keys live in one block of secret memory that doubles when the table
  * is 70% full. A session's worker jobs may insert, hence the mutex.
+ *
+ * Sessions stay open for days, so the ring forgets: the keys of expunged
+ * messages are deleted (nothing left to open with them, and the ring then
+ * tracks the mailbox rather than every message it ever held), and at
+ * RING_MAX_KEYS it is wiped and starts again rather than grow further.
  */
 #include "crypto/sec.h"
 
@@ -16,6 +21,7 @@
 #define RING_MIN_CAP	16
 #define RING_LOAD_NUM	7	/* grow above 7/10 full */
 #define RING_LOAD_DEN	10
+#define RING_MAX_KEYS	(1u << 17)	/* 4 MiB of keys, 5.4 MiB in all */
 
 struct sec_keyring {
 	pthread_mutex_t	 mu;
@@ -80,6 +86,16 @@ ring_grow(struct sec_keyring *r)
 	free(old.used);
 }
 
+/* Forget every key, keeping the table's size. Under the mutex. */
+static void
+ring_clear(struct sec_keyring *r)
+{
+	sec_wipe(r->keys, r->cap * SEC_KEY_BYTES);
+	memset(r->ids, 0, r->cap * sizeof *r->ids);
+	memset(r->used, 0, r->cap);
+	atomic_store(&r->count, 0);
+}
+
 struct sec_keyring *
 sec_keyring_new(void)
 {
@@ -116,6 +132,10 @@ sec_keyring_put(struct sec_keyring *r, uint64_t blob_id, const uint8_t key[SEC_K
 
 	pthread_mutex_lock(&r->mu);
 	n = atomic_load(&r->count);
+	if (n >= RING_MAX_KEYS && !r->used[ring_slot(r, blob_id)]) {
+		ring_clear(r);
+		n = 0;
+	}
 	/* bounds: cap <= SIZE_MAX / 64, so neither product overflows */
 	if ((n + 1) * RING_LOAD_DEN > r->cap * RING_LOAD_NUM)
 		ring_grow(r);
@@ -126,6 +146,38 @@ sec_keyring_put(struct sec_keyring *r, uint64_t blob_id, const uint8_t key[SEC_K
 		atomic_store(&r->count, n + 1);
 	}
 	memcpy(r->keys + i * SEC_KEY_BYTES, key, SEC_KEY_BYTES);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Linear probing cannot leave a hole in a run: each later entry of the run
+ * whose home slot is not between the hole and itself moves into the hole,
+ * which moves on, until the run ends (Knuth's Algorithm R).
+ */
+void
+sec_keyring_del(struct sec_keyring *r, uint64_t blob_id)
+{
+	size_t mask, hole, j, home;
+
+	pthread_mutex_lock(&r->mu);
+	mask = r->cap - 1;
+	hole = ring_slot(r, blob_id);
+	if (!r->used[hole]) {
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
+	for (j = (hole + 1) & mask; r->used[j]; j = (j + 1) & mask) {
+		home = (size_t)ring_hash(r->ids[j]) & mask;
+		if (((j - home) & mask) < ((j - hole) & mask))
+			continue;	/* its home is after the hole: it stays */
+		r->ids[hole] = r->ids[j];
+		memcpy(r->keys + hole * SEC_KEY_BYTES, r->keys + j * SEC_KEY_BYTES, SEC_KEY_BYTES);
+		hole = j;
+	}
+	r->used[hole] = 0;
+	r->ids[hole] = 0;
+	sec_wipe(r->keys + hole * SEC_KEY_BYTES, SEC_KEY_BYTES);
+	atomic_store(&r->count, atomic_load(&r->count) - 1);
 	pthread_mutex_unlock(&r->mu);
 }
 

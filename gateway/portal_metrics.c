@@ -10,6 +10,7 @@
 
 #include "gateway/gw_log.h"
 #include "gateway/portal_private.h"
+#include "imap/imap.h"
 #include "store/store.h"
 
 struct portal_metrics_job {
@@ -111,6 +112,12 @@ portal_metrics_render(struct evbuffer *b, struct portal *p, const struct portal_
 	    "Locked memory holding IMAP listing data ([imap] cache_size).");
 	evbuffer_add_printf(b, "sealgate_imap_cache_bytes %llu\n",
 	    (unsigned long long)portal_load(&m->imap_cache_bytes));
+	if (p->ctx->imap != NULL) {
+		portal_metric_head(b, "sealgate_imap_open_keys", "gauge",
+		    "Message content keys that IMAP sessions hold open in memory.");
+		evbuffer_add_printf(b, "sealgate_imap_open_keys %zu\n",
+		    imap_server_open_keys(p->ctx->imap));
+	}
 	portal_metrics_commits(b, m);
 }
 

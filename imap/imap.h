@@ -24,6 +24,9 @@ void imap_server_drop_keys(struct imap_server *s, const uint64_t *accounts, size
  * deleted (housekeeping; the store's change hook covers this process). */
 void imap_server_check_accounts(struct imap_server *s);
 
+/* Content keys that open sessions hold in memory, all accounts together. */
+size_t imap_server_open_keys(const struct imap_server *s);
+
 /* Listener start function (gw_proto_start_fn). */
 void imap_start(struct gw_ctx *ctx, struct gw_conn *c);
 

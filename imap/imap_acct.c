@@ -129,6 +129,17 @@ imap_acct_keyring(const struct imap_acct *a)
 	return a->keyring;
 }
 
+size_t
+imap_server_open_keys(const struct imap_server *srv)
+{
+	const struct imap_acct *a;
+	size_t n = 0;
+
+	for (a = srv->accts; a != NULL; a = a->next)
+		n += sec_keyring_count(a->keyring);
+	return n;
+}
+
 /* splitmix64's finalizer: blob ids are sequential, slots should not be. */
 static size_t
 imap_acct_slot(const uint64_t *ids, size_t cap, uint64_t id)

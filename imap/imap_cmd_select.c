@@ -5,6 +5,8 @@
  */
 #include "imap/imap_private.h"
 
+#include "crypto/sec.h"
+
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,7 @@ struct imap_expunge_job {
 	uint32_t		*uids;		/* candidates; only \Deleted ones go */
 	size_t			 n;
 	unsigned		 expunged;
+	uint64_t		*blobs;		/* of the expunged, [expunged] */
 	bool			 close;		/* CLOSE: unselect afterwards, silently */
 };
 
@@ -146,9 +149,21 @@ imap_expunge_op(struct store_txn *t, void *arg)
 			rc = store_msg_expunge(t, j->mailbox_id, j->uids[i]);
 		if (rc != STORE_OK)
 			return rc;
-		j->expunged++;
+		j->blobs[j->expunged++] = m.blob_id;
 	}
 	return STORE_OK;
+}
+
+/* The account's sessions need no key for what is gone (a copy elsewhere
+ * opens its key again on first use). */
+static void
+imap_expunge_forget_keys(struct imap_session *s, const struct imap_expunge_job *j)
+{
+	struct sec_keyring *r = imap_acct_keyring(s->acct);
+	unsigned i;
+
+	for (i = 0; i < j->expunged; i++)
+		sec_keyring_del(r, j->blobs[i]);
 }
 
 static void
@@ -158,6 +173,8 @@ imap_expunge_done(void *arg, enum store_rc rc)
 	struct imap_session *s = j->s;
 
 	if (imap_session_alive(s)) {
+		if (rc == STORE_OK)
+			imap_expunge_forget_keys(s, j);
 		if (rc != STORE_OK)
 			imap_done_store_error(s, rc, "EXPUNGE");
 		else if (j->close) {
@@ -169,6 +186,7 @@ imap_expunge_done(void *arg, enum store_rc rc)
 	}
 	imap_session_unref(s);
 	free(j->uids);
+	free(j->blobs);
 	free(j);
 }
 
@@ -181,6 +199,7 @@ imap_expunge_start(struct imap_session *s, uint32_t *uids, size_t n, bool close)
 	j->mailbox_id = s->view->mbox.id;
 	j->uids = uids;
 	j->n = n;
+	j->blobs = xcalloc(n + 1, sizeof *j->blobs);
 	j->close = close;
 	imap_session_ref(s);
 	imap_wait(s);

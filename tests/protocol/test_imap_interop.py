@@ -181,12 +181,65 @@ def a_second_connection_lists_the_same_bytes_from_the_account_cache():
     assert raw.startswith(B.fetch_item(a[0], b"BODY[HEADER]"))
 
 
-def cache_bytes(d):
+def metric(d, name):
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     url = f"https://127.0.0.1:{d.portal_port}/metrics"
     text = urllib.request.urlopen(url, context=ctx, timeout=10).read().decode()
-    return int(re.search(r"^sealgate_imap_cache_bytes (\d+)$", text, re.M).group(1))
+    return int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))
+
+
+def cache_bytes(d):
+    return metric(d, "sealgate_imap_cache_bytes")
+
+
+@test
+def expunged_messages_keys_are_forgotten_while_the_session_stays():
+    """A client stays logged in for days, expunging as it goes: the content
+    keys its fetches opened must not outlive the messages (they held memory
+    and secrets for mail that is gone; the load test saw memory climb by
+    them). Keys of messages still there stay open; a COPY of an expunged
+    message opens its key again and reads the same bytes."""
+    d = Daemon("imapkeys").start()
+    try:
+        user = "keys@ext.test"
+        add_user(d, user)
+        r = Raw(d)
+        r.login(user)
+        r.cmd('CREATE "Kept"')
+        bodies = [message(subject=f"k{i}", to=user) for i in range(12)]
+        for m in bodies:
+            append(r, "INBOX", m)
+        r.cmd("SELECT INBOX")
+        _, t = r.cmd("UID FETCH 1:* (BODY.PEEK[])")
+        assert b" OK " in t, t
+        assert metric(d, "sealgate_imap_open_keys") == 12
+        r.cmd('UID COPY 1 "Kept"')
+        _, t = r.cmd("UID STORE 1:8 +FLAGS.SILENT (\\Deleted)")
+        assert b" OK " in t, t
+        _, t = r.cmd("EXPUNGE")
+        assert b" OK " in t, t
+        assert metric(d, "sealgate_imap_open_keys") == 4
+        _, t = r.cmd("UID EXPUNGE 9")       # UIDPLUS: only \Deleted ones go
+        assert metric(d, "sealgate_imap_open_keys") == 4
+        r.cmd("UID STORE 9:10 +FLAGS.SILENT (\\Deleted)")
+        _, t = r.cmd("UID EXPUNGE 9:10")
+        assert b" OK " in t, t
+        assert metric(d, "sealgate_imap_open_keys") == 2
+        r.cmd('SELECT "Kept"')
+        lines, t = r.cmd("UID FETCH 1 (BODY.PEEK[])")
+        assert b" OK " in t and bodies[0] in b"".join(lines), t
+        assert metric(d, "sealgate_imap_open_keys") == 3
+        r.cmd("UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+        r.cmd("CLOSE")
+        assert metric(d, "sealgate_imap_open_keys") == 2
+        r.close()
+        time.sleep(0.3)
+        assert metric(d, "sealgate_imap_open_keys") == 0
+    finally:
+        rc, _ = d.stop()
+        d.cleanup()
+    assert rc == 0, rc
 
 
 @test

@@ -1,6 +1,7 @@
 /*
  * test_sec_keyring.c: a session's content keys by blob id: lookups, growth
- * to 100k entries, replacement, concurrent inserts, free.
+ * to 100k entries, replacement, deletion inside probe runs, the bound,
+ * concurrent inserts, free.
  */
 #include "sec_test.h"
 
@@ -112,6 +113,77 @@ test_keyring_holds_100k_entries(void **state)
 	sec_keyring_free(&r);
 }
 
+/*
+ * Random puts and deletes against a plain array of what should be there;
+ * a small id space packs the table into long probe runs, so most deletes
+ * have entries to move into their hole.
+ */
+static void
+test_keyring_delete_keeps_the_rest_findable(void **state)
+{
+	enum { SPACE = 3000, OPS = 60000 };
+	static bool present[SPACE];
+	struct sec_keyring *r = sec_keyring_new();
+	uint8_t key[SEC_KEY_BYTES], out[SEC_KEY_BYTES];
+	static const uint8_t zero[SEC_KEY_BYTES];
+	uint64_t x = 88172645463325252u, id;
+	size_t n = 0, i;
+
+	(void)state;
+	memset(present, 0, sizeof present);
+	for (i = 0; i < OPS; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		id = (x >> 8) % SPACE;
+		if ((x & 3) != 0) {	/* puts outnumber deletes: the table fills */
+			key_for(id, key);
+			sec_keyring_put(r, id, key);
+			n += !present[id];
+			present[id] = true;
+		} else {
+			sec_keyring_del(r, id);
+			n -= present[id];
+			present[id] = false;
+		}
+		assert_int_equal(sec_keyring_count(r), n);
+	}
+	for (id = 0; id < SPACE; id++) {
+		assert_int_equal(sec_keyring_get(r, id, out), present[id]);
+		if (present[id]) {
+			key_for(id, key);
+			assert_memory_equal(out, key, sizeof key);
+		} else
+			assert_memory_equal(out, zero, sizeof out);
+	}
+	sec_keyring_del(r, SPACE + 1);		/* absent: nothing happens */
+	assert_int_equal(sec_keyring_count(r), n);
+	sec_keyring_free(&r);
+}
+
+/* A session open for weeks does not keep every key it ever opened: past
+ * 2^17 keys the ring starts again, and the key just put is there. */
+static void
+test_keyring_is_bounded(void **state)
+{
+	struct sec_keyring *r = sec_keyring_new();
+	uint8_t key[SEC_KEY_BYTES], out[SEC_KEY_BYTES];
+	uint64_t id, most = 0;
+
+	(void)state;
+	for (id = 1; id <= 300000; id++) {
+		key_for(id, key);
+		sec_keyring_put(r, id, key);
+		if (sec_keyring_count(r) > most)
+			most = sec_keyring_count(r);
+	}
+	assert_int_equal(most, 1u << 17);
+	assert_true(sec_keyring_count(r) <= (1u << 17));
+	key_for(300000, key);
+	assert_true(sec_keyring_get(r, 300000, out));
+	assert_memory_equal(out, key, sizeof key);
+	assert_false(sec_keyring_get(r, 1, out));
+	sec_keyring_free(&r);
+}
+
 struct ring_worker {
 	struct sec_keyring	*r;
 	uint64_t		 base;
@@ -169,6 +241,8 @@ main(void)
 		cmocka_unit_test(test_keyring_put_same_id_replaces),
 		cmocka_unit_test(test_keyring_grows_keeping_entries),
 		cmocka_unit_test(test_keyring_holds_100k_entries),
+		cmocka_unit_test(test_keyring_delete_keeps_the_rest_findable),
+		cmocka_unit_test(test_keyring_is_bounded),
 		cmocka_unit_test(test_keyring_concurrent_inserts),
 	};
 
