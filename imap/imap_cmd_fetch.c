@@ -288,7 +288,6 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const struct imap_args_fetch *a = &cmd->u.fetch;
 	struct imap_fetch_op *op;
-	size_t i;
 
 	if (imap_fetch_refuse(s, a))
 		return;
@@ -296,8 +295,7 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 	op->s = s;
 	op->n = imap_view_resolve(s, a->set, cmd->uid, &op->uids);
 	op->seqs = xcalloc(op->n + 1, sizeof *op->seqs);
-	for (i = 0; i < op->n; i++)
-		op->seqs[i] = imap_view_seq(s->view, op->uids[i]);
+	imap_view_seqs(s->view, op->uids, op->n, op->seqs);
 	if (a->changedsince_set)
 		s->condstore = true;
 	op->env = (struct imap_fetch_env){ .store = s->ctx->store, .account_id = s->account.id,

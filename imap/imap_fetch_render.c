@@ -484,7 +484,8 @@ imap_render_att(struct store_txn *t, const struct imap_fetch_env *env, struct im
 		imap_out_date(b, fm->m.internal_date);
 		return STORE_OK;
 	case IMAP_FATT_RFC822_SIZE:
-		evbuffer_add_printf(b, " RFC822.SIZE %llu", (unsigned long long)fm->m.size);
+		evbuffer_add(b, " RFC822.SIZE ", 13);
+		imap_out_num(b, fm->m.size);
 		return STORE_OK;
 	case IMAP_FATT_MODSEQ:
 		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)fm->m.modseq);
@@ -515,7 +516,10 @@ imap_render_msg(struct store_txn *t, const struct imap_fetch_env *env, struct im
 	size_t i;
 
 	/* Thunderbird mixes messages up unless UID comes first (INTEROP.md). */
-	evbuffer_add_printf(b, "* %u FETCH (UID %u", seq, fm->m.uid);
+	evbuffer_add(b, "* ", 2);
+	imap_out_num(b, seq);
+	evbuffer_add(b, " FETCH (UID ", 12);
+	imap_out_num(b, fm->m.uid);
 	for (i = 0; i < args->natts && rc == STORE_OK; i++) {
 		have_flags |= args->atts[i].type == IMAP_FATT_FLAGS;
 		have_modseq |= args->atts[i].type == IMAP_FATT_MODSEQ;

@@ -109,15 +109,32 @@ imap_out_flags(struct evbuffer *b, uint32_t flags, uint64_t keywords,
 	evbuffer_add(b, "(", 1);
 	for (i = 0; i < SG_NITEMS(sys); i++)
 		if (flags & sys[i].bit) {
-			evbuffer_add_printf(b, "%s%s", sep, sys[i].name);
+			evbuffer_add(b, sep, strlen(sep));
+			evbuffer_add(b, sys[i].name, strlen(sys[i].name));
 			sep = " ";
 		}
 	for (i = 0; kw != NULL && i < kw->n && i < 64; i++)
 		if (keywords & (1ull << i)) {
-			evbuffer_add_printf(b, "%s%s", sep, kw->names[i]);
+			evbuffer_add(b, sep, strlen(sep));
+			evbuffer_add(b, kw->names[i], strlen(kw->names[i]));
 			sep = " ";
 		}
 	evbuffer_add(b, ")", 1);
+}
+
+/* What printf would write for v, at a fraction of its cost: a listing of
+ * ten thousand messages writes four numbers each. */
+void
+imap_out_num(struct evbuffer *b, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof d;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	evbuffer_add(b, d + i, sizeof d - i);
 }
 
 void

@@ -194,6 +194,7 @@ void imap_out_flags(struct evbuffer *b, uint32_t flags, uint64_t keywords,
     const struct store_keywords *kw);
 /* "dd-Mon-yyyy hh:mm:ss +zzzz" in quotes */
 void imap_out_date(struct evbuffer *b, int64_t t);
+void imap_out_num(struct evbuffer *b, uint64_t v);	/* decimal */
 /* Decode a mailbox name from the wire to UTF-8 (NUL-terminated); -1 if bad. */
 int imap_mailbox_decode(struct imap_session *s, const struct imap_str *in, char *out,
     size_t size);
@@ -214,6 +215,9 @@ void imap_view_set_state(struct imap_view *v, struct imap_uids *u);
 void imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n);
 /* Sequence number of uid (1-based) or 0. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
+/* imap_view_seq of each of n UIDs, in one walk of the view where they
+ * ascend (as resolved sets do). */
+void imap_view_seqs(const struct imap_view *v, const uint32_t *uids, size_t n, uint32_t *seqs);
 /* Expand a sequence set (UIDs if uid) to the UIDs it names, ascending.
  * *out is malloc'd. Returns the count. */
 size_t imap_view_resolve(struct imap_session *s, const struct imap_seq *set, bool uid,

@@ -214,6 +214,21 @@ imap_view_seq(const struct imap_view *v, uint32_t uid)
 	return i < v->n && v->uids[i] == uid ? i + 1 : 0;
 }
 
+void
+imap_view_seqs(const struct imap_view *v, const uint32_t *uids, size_t n, uint32_t *seqs)
+{
+	uint32_t j = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i == 0 || uids[i] < uids[i - 1])
+			j = imap_view_lower(v, uids[i]);
+		while (j < v->n && v->uids[j] < uids[i])
+			j++;
+		seqs[i] = j < v->n && v->uids[j] == uids[i] ? j + 1 : 0;
+	}
+}
+
 static int
 imap_u32_cmp(const void *a, const void *b)
 {
