@@ -28,7 +28,7 @@
 #define SEC_HASH_BYTES		32	/* keyed hashes */
 #define SEC_TOKEN_BYTES		32
 #define SEC_TOKEN_TEXT_LEN	43	/* unpadded base64url of 32 bytes */
-#define SEC_SEALED_KEY_BYTES	(1 + 32 + 48)	/* version + crypto_box_seal(32) */
+#define SEC_SEALED_KEY_BYTES	(1 + 32 + 24 + 48)	/* version 2: see sec_seal.c */
 #define SEC_CHUNK		65536	/* plaintext bytes per secretstream chunk */
 #define SEC_PASSWORD_MAX	1024
 
@@ -86,6 +86,10 @@ void sec_seal_key(const uint8_t key[SEC_KEY_BYTES], const uint8_t pk[SEC_KEY_BYT
  * was altered. */
 SG_NODISCARD int sec_open_key(const uint8_t *sealed, size_t len, const struct sec_sk *k,
     uint8_t key_out[SEC_KEY_BYTES]);
+/* Wipe the ephemeral shared keys past their minute (housekeeping);
+ * returns how many remain. sec_seal_wipe() wipes them all (shutdown). */
+size_t sec_seal_expire(void);
+void sec_seal_wipe(void);
 
 /* ---- streamed message encryption (secretstream, SEC_CHUNK chunks) ----
  * Format: version | 24-byte header | chunks of SEC_CHUNK plaintext bytes

@@ -1,6 +1,6 @@
 /*
  * sec_keys.c: account key pairs (shared, reference-counted copies in secret
- * memory), per-message content keys and sealing them to a public key.
+ * memory) and per-message content keys (sealing them: sec_seal.c).
  */
 #include "crypto/sec.h"
 
@@ -11,8 +11,6 @@
 
 #include "crypto/sec_private.h"
 
-_Static_assert(SEC_SEALED_KEY_BYTES == 1 + crypto_box_SEALBYTES + SEC_KEY_BYTES,
-    "sealed key size");
 _Static_assert(SEC_KEY_BYTES == crypto_box_SECRETKEYBYTES &&
     SEC_KEY_BYTES == crypto_box_PUBLICKEYBYTES, "X25519 key size");
 
@@ -95,29 +93,4 @@ void
 sec_content_key_new(uint8_t key[SEC_KEY_BYTES])
 {
 	randombytes_buf(key, SEC_KEY_BYTES);
-}
-
-void
-sec_seal_key(const uint8_t key[SEC_KEY_BYTES], const uint8_t pk[SEC_KEY_BYTES],
-    uint8_t out[SEC_SEALED_KEY_BYTES])
-{
-	int rc;
-
-	out[0] = SEC_VERSION;
-	rc = crypto_box_seal(out + 1, key, SEC_KEY_BYTES, pk);
-	/* Only a small-order pk fails; ours come from sec_sk_new() or from
-	 * recovery.pub, which sec_recovery_pub_load() checks. */
-	SG_ASSERT(rc == 0);
-}
-
-int
-sec_open_key(const uint8_t *sealed, size_t len, const struct sec_sk *k,
-    uint8_t key_out[SEC_KEY_BYTES])
-{
-	if (len != SEC_SEALED_KEY_BYTES || sealed[0] != SEC_VERSION ||
-	    crypto_box_seal_open(key_out, sealed + 1, len - 1, k->pk, k->sk) != 0) {
-		sodium_memzero(key_out, SEC_KEY_BYTES);
-		return -1;
-	}
-	return 0;
 }

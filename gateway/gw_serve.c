@@ -229,6 +229,7 @@ gw_serve_close(struct gw_serve *sv)
 	imap_server_free(&ctx->imap);
 	smtp_server_free(&ctx->smtp);
 	sec_cache_free(&ctx->login_cache);
+	sec_seal_wipe();
 	gw_limits_free(&ctx->limits);
 	gw_loopq_free(&ctx->loopq);
 	gw_tls_free(&ctx->tls);
@@ -256,6 +257,7 @@ gw_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sec_cache_expire(sv->ctx.login_cache, sg_now());
+	(void)sec_seal_expire();
 	if (sv->ctx.imap != NULL)
 		imap_server_check_accounts(sv->ctx.imap);
 	evtimer_add(sv->ev_house, &tv);

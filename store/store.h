@@ -36,7 +36,7 @@ struct sec_sk;
 #define STORE_KEYWORDS_MAX	64	/* distinct keywords per account */
 #define STORE_KEYWORD_LEN_MAX	64
 #define STORE_MBOXES_MAX	4096	/* per account */
-#define STORE_SEALED_KEY_BYTES	81	/* SEC_SEALED_KEY_BYTES */
+#define STORE_SEALED_KEY_BYTES	105	/* SEC_SEALED_KEY_BYTES */
 #define STORE_HASH_BYTES	32
 #define STORE_TOKEN_TEXT_LEN	43
 

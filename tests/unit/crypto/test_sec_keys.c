@@ -79,15 +79,59 @@ test_seal_open_roundtrip(void **state)
 	uint8_t sealed[SEC_SEALED_KEY_BYTES], sealed2[SEC_SEALED_KEY_BYTES];
 
 	(void)state;
-	assert_int_equal(SEC_SEALED_KEY_BYTES, 81);
+	assert_int_equal(SEC_SEALED_KEY_BYTES, 105);
 	sec_content_key_new(key);
 	sec_seal_key(key, k->pk, sealed);
-	assert_int_equal(sealed[0], SEC_VERSION);
+	assert_int_equal(sealed[0], 2);
 	assert_int_equal(sec_open_key(sealed, sizeof sealed, k, out), 0);
 	assert_memory_equal(out, key, SEC_KEY_BYTES);
-	sec_seal_key(key, k->pk, sealed2);	/* fresh ephemeral key each time */
+	sec_seal_key(key, k->pk, sealed2);	/* a fresh nonce each time */
 	assert_memory_not_equal(sealed, sealed2, sizeof sealed);
+	assert_memory_not_equal(sealed + 33, sealed2 + 33, 24);
+	assert_int_equal(sec_open_key(sealed2, sizeof sealed2, k, out), 0);
+	assert_memory_equal(out, key, SEC_KEY_BYTES);
 	sec_sk_unref(&k);
+}
+
+/*
+ * A recipient's ephemeral pair is reused within its window (the X25519
+ * work is paid once, not per message), never across recipients, and is
+ * replaced after SEAL_USES seals or sec_seal_wipe(); every seal opens.
+ */
+static void
+test_seal_reuses_an_ephemeral_pair_per_recipient(void **state)
+{
+	struct sec_sk *a = sec_sk_new(), *b = sec_sk_new();
+	uint8_t key[SEC_KEY_BYTES], out[SEC_KEY_BYTES];
+	uint8_t s1[SEC_SEALED_KEY_BYTES], s2[SEC_SEALED_KEY_BYTES], sb[SEC_SEALED_KEY_BYTES];
+	bool changed = false;
+	int i;
+
+	(void)state;
+	sec_content_key_new(key);
+	sec_seal_key(key, a->pk, s1);
+	sec_seal_key(key, b->pk, sb);
+	sec_seal_key(key, a->pk, s2);
+	assert_memory_equal(s1 + 1, s2 + 1, SEC_KEY_BYTES);
+	assert_memory_not_equal(s1 + 1, sb + 1, SEC_KEY_BYTES);
+	assert_int_equal(sec_open_key(sb, sizeof sb, b, out), 0);
+	assert_int_equal(sec_open_key(sb, sizeof sb, a, out), -1);
+	assert_true(sec_seal_expire() >= 2);	/* within their window: kept */
+	for (i = 0; i < 10001 && !changed; i++) {
+		sec_seal_key(key, a->pk, s2);
+		changed = memcmp(s1 + 1, s2 + 1, SEC_KEY_BYTES) != 0;
+	}
+	assert_true(changed);
+	assert_int_equal(sec_open_key(s2, sizeof s2, a, out), 0);
+	assert_memory_equal(out, key, SEC_KEY_BYTES);
+	memcpy(s1, s2, sizeof s1);
+	sec_seal_wipe();
+	assert_int_equal(sec_seal_expire(), 0);
+	sec_seal_key(key, a->pk, s2);
+	assert_memory_not_equal(s1 + 1, s2 + 1, SEC_KEY_BYTES);
+	assert_int_equal(sec_open_key(s1, sizeof s1, a, out), 0);	/* old seals still open */
+	sec_sk_unref(&a);
+	sec_sk_unref(&b);
 }
 
 static void
@@ -143,6 +187,7 @@ main(void)
 		cmocka_unit_test(test_sk_refcount_and_unref_nulls_pointer),
 		cmocka_unit_test(test_content_keys_are_random),
 		cmocka_unit_test(test_seal_open_roundtrip),
+		cmocka_unit_test(test_seal_reuses_an_ephemeral_pair_per_recipient),
 		cmocka_unit_test(test_open_with_other_key_pair_fails),
 		cmocka_unit_test(test_open_tampered_sealed_key_fails),
 	};
