@@ -421,7 +421,7 @@ gw_auth_work_done(void *arg)
 		gw_auth_answer_followers(r, GW_AUTH_OK, 0);
 		if (r->cancelled)
 			break;
-		store_audit(ctx->store, "login", r->address, r->ip, gw_proto_names[r->proto]);
+		store_audit_lazy(ctx->store, "login", r->address, r->ip, gw_proto_names[r->proto]);
 		gw_auth_finish_login(r);
 		return;
 	case STORE_TEMPFAIL:

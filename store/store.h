@@ -264,7 +264,8 @@ enum store_rc store_account_set_state(struct store *st, const char *address,
 /* Remove the account, its mailboxes, messages, keys and tokens. */
 enum store_rc store_account_delete(struct store *st, const char *address);
 /* Record an authentication result (failure counter, lock, last login).
- * Async, fire-and-forget. */
+ * Async, fire-and-forget; a success may wait up to 250 ms to share a
+ * commit (store_write_lazy). */
 void store_account_auth_result(struct store *st, const char *address, bool ok,
     int64_t lock_until);
 /* Re-wrap every account's recovery wrap to a new recovery public key,
@@ -464,6 +465,10 @@ enum store_rc store_audit_add(struct store_txn *t, const char *event, const char
 /* Async, fire-and-forget, any thread. */
 void store_audit(struct store *st, const char *event, const char *address, const char *ip,
     const char *detail);
+/* The same for routine events (a login), which may wait up to 250 ms to
+ * share a commit with other writes. */
+void store_audit_lazy(struct store *st, const char *event, const char *address,
+    const char *ip, const char *detail);
 typedef int store_audit_cb(void *arg, const struct store_audit *a);	/* non-0 stops */
 /* Entries since `since` (seconds) for address (NULL: all; compared
  * lowercased), oldest first. Fields longer than struct store_audit's are

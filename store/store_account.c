@@ -526,7 +526,10 @@ store_account_auth_result(struct store *st, const char *address, bool ok, int64_
 	}
 	o->ok = ok;
 	o->lock_until = lock_until;
-	store_write_detached(st, auth_op, o, free);
+	if (ok)
+		store_write_lazy(st, auth_op, o, free);
+	else
+		store_write_detached(st, auth_op, o, free);
 }
 
 /* ---- token sweep ---- */

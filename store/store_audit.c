@@ -86,6 +86,16 @@ store_audit(struct store *st, const char *event, const char *address, const char
 	store_write_detached(st, audit_op, a, free);
 }
 
+void
+store_audit_lazy(struct store *st, const char *event, const char *address, const char *ip,
+    const char *detail)
+{
+	struct store_audit *a = xmalloc(sizeof *a);
+
+	audit_fill(a, event, address, ip, detail);
+	store_write_lazy(st, audit_op, a, free);
+}
+
 static bool
 audit_decode(const MDB_val *k, const MDB_val *v, struct store_audit *a)
 {

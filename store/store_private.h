@@ -43,6 +43,7 @@ extern const char *const store_db_names[STORE_DB_COUNT];
 #define STORE_BATCH_BYTES	(256ull << 20)	/* payload per group commit, about */
 #define STORE_RESIZE_WAIT_MS	5000		/* how long a map resize waits for readers */
 #define STORE_GROUP_WAIT_US	4000		/* group window: the longest wait for a batch */
+#define STORE_LAZY_US		250000		/* the longest a lazy write waits */
 #define STORE_WRAP_MAX		160		/* password 122, token 73, recovery 81 */
 
 /*
@@ -87,6 +88,8 @@ struct store {
 	pthread_cond_t		 work_cv, done_cv;
 	struct store_wop	*head, *tail;
 	size_t			 nqueued;
+	size_t			 nurgent;	/* queued ops that are not lazy */
+	uint64_t		 lazy_since;	/* when the oldest lazy op came; 0: due */
 	bool			 stopping, writer_started;
 	pthread_t		 writer;
 	store_post_fn		*post;
@@ -141,6 +144,10 @@ void store_writer_stop(struct store *st);
 /* Queue an op whose arg the writer frees with release() after the commit
  * (fire-and-forget verbs). */
 void store_write_detached(struct store *st, store_op_fn *op, void *arg,
+    void (*release)(void *arg));
+/* The same for records nobody waits on, which may wait STORE_LAZY_US for
+ * other writes to share their commit. */
+void store_write_lazy(struct store *st, store_op_fn *op, void *arg,
     void (*release)(void *arg));
 
 /* ---- store_codec.c ---- */

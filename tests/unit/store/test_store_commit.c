@@ -1,12 +1,14 @@
 /*
  * test_store_commit.c: the writer: group commit (16 threads share
- * commits), a full map (temporary failure, earlier data intact, never a
+ * commits), lazy writes (wait for company, never past 250 ms, never
+ * delaying an urgent write, flushed at close), a full map (temporary failure, earlier data intact, never a
  * crash), a map that grows (also under a live reader), and a map grown by
  * another process (MDB_MAP_RESIZED).
  */
 #include "store_test.h"
 
 #include <sys/wait.h>
+#include <time.h>
 
 #define THREADS		16
 #define PER_THREAD	25
@@ -87,6 +89,80 @@ test_group_commit(void **state)
 	CHECK(commits < THREADS * PER_THREAD);
 	m = t_mbox(fx->st, inbox);
 	CHECK(m.messages == THREADS * PER_THREAD && m.uidnext == THREADS * PER_THREAD + 1);
+}
+
+/* ---- lazy writes ---- */
+
+static int
+count_audit(void *arg, const struct store_audit *a)
+{
+	(*(int *)arg) += strcmp(a->event, "login") == 0;
+	return 0;
+}
+
+static int
+logins(struct store *st)
+{
+	struct store_txn *t;
+	enum store_rc rc;
+	int n = 0;
+
+	CHECK((t = store_read_begin(st, &rc)) != NULL);
+	CHECK_RC(store_audit_list(t, 0, NULL, count_audit, &n), STORE_OK);
+	store_read_end(&t);
+	return n;
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A login storm: lazy records that trickle in for 40 ms share one commit,
+ * which reaches the disk about 250 ms after the first without anything
+ * else written; an urgent write takes a waiting one along at once; closing
+ * the store writes what is still waiting.
+ */
+static void
+test_lazy_writes_share_commits(void **state)
+{
+	struct t_fx *fx = *state;
+	struct counter c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	double t0 = mono_s();
+	int i;
+
+	store_set_change_hook(fx->st, count_hook, &c);
+	for (i = 0; i < 20; i++) {
+		store_audit_lazy(fx->st, "login", "lazy@example.org", "192.0.2.1", "imap");
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
+	if (mono_s() - t0 < 0.08)		/* unless this machine is very busy */
+		CHECK(logins(fx->st) == 0);	/* still waiting for company */
+	while (logins(fx->st) < 20 && mono_s() - t0 < 2)
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	CHECK(logins(fx->st) == 20);
+	CHECK(mono_s() - t0 < 0.5);
+	pthread_mutex_lock(&c.mu);
+	print_message("# 20 lazy records in %u commits\n", c.commits);
+	CHECK(c.commits <= 2);			/* one each, without lazy writes */
+	pthread_mutex_unlock(&c.mu);
+
+	store_audit_lazy(fx->st, "login", "lazy@example.org", "192.0.2.1", "imap");
+	t0 = mono_s();
+	t_barrier(fx->st);			/* urgent: does not wait */
+	CHECK(mono_s() - t0 < 0.09);
+	CHECK(logins(fx->st) == 21);
+	store_set_change_hook(fx->st, NULL, NULL);
+
+	store_audit_lazy(fx->st, "login", "lazy@example.org", "192.0.2.1", "imap");
+	store_close(&fx->st);
+	fx->st = t_open_opts(fx->dir, 0, 0, false);
+	CHECK(logins(fx->st) == 22);
 }
 
 /* ---- map full and growth ---- */
@@ -259,6 +335,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, t_fx_setup, t_fx_teardown)
 		T(test_group_commit),
+		T(test_lazy_writes_share_commits),
 		T(test_map_full_is_tempfail),
 		T(test_map_grows_under_reader),
 		T(test_map_resized_by_other_process),
