@@ -6,6 +6,7 @@
 #include "imap/imap_private.h"
 
 #include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,7 +69,10 @@ imap_login_done(void *arg, struct gw_auth_result *res)
 	s->auth = NULL;
 	switch (res->rc) {
 	case GW_AUTH_OK:
-		s->account = res->account;
+		s->account.id = res->account.id;
+		memcpy(s->account.pk, res->account.pk, sizeof s->account.pk);
+		free(s->account.address);
+		s->account.address = xstrdup(res->account.address);
 		s->sk = res->sk;
 		res->sk = NULL;
 		s->acct = imap_acct_get(s->server, s->account.id);

@@ -29,11 +29,11 @@ imap_out_permflags(struct evbuffer *b, const struct store_keywords *kw, bool per
  * already, or the store's; *first_unseen_out is the sequence number of the
  * first message without \Seen (0: none). */
 static enum store_rc
-imap_view_load(struct imap_server *srv, struct store_txn *t, struct imap_view *v,
-    uint32_t *first_unseen_out)
+imap_view_load(struct imap_server *srv, struct store_txn *t, const struct store_mailbox *m,
+    struct imap_view *v, uint32_t *first_unseen_out)
 {
 	enum store_rc rc;
-	struct imap_uids *u = imap_uids_state(srv, t, &v->mbox, &rc);
+	struct imap_uids *u = imap_uids_state(srv, t, m, &rc);
 
 	*first_unseen_out = 0;
 	if (u == NULL)
@@ -94,7 +94,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 		rc = store_mailbox_get(t, s->account.id, name, &m);
 		if (rc == STORE_OK) {
 			s->view = imap_view_new(s->server, &m, examine);
-			rc = imap_view_load(s->server, t, s->view, &unseen);
+			rc = imap_view_load(s->server, t, &m, s->view, &unseen);
 		}
 		if (rc == STORE_OK)
 			rc = store_keywords_get(t, s->account.id, &kw);
@@ -367,7 +367,7 @@ imap_sync(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	if ((now = imap_uids_state(s->server, t, &m, &rc)) != NULL) {
-		v->mbox = m;
+		imap_view_set_mbox(v, &m);
 		imap_sync_apply(s, t, now, allow_expunge);
 		imap_uids_release(s->server, &now);
 	}

@@ -77,9 +77,18 @@ struct imap_uids {
 	uint32_t		 v[];
 };
 
+/* What a view keeps of its mailbox (not the 500-byte name: a thousand
+ * sessions in IDLE hold a view each). */
+struct imap_vmbox {
+	uint64_t		id;
+	uint64_t		highestmodseq;
+	uint32_t		uidvalidity;
+	uint32_t		uidnext;
+};
+
 struct imap_view {
 	struct imap_server	*srv;
-	struct store_mailbox	 mbox;		/* as of the last sync */
+	struct imap_vmbox	 mbox;		/* as of the last sync */
 	bool			 readonly;	/* EXAMINE */
 	const uint32_t		*uids;
 	uint32_t		 n;
@@ -88,6 +97,13 @@ struct imap_view {
 	bool			 expunge_pending; /* others expunged; not yet told */
 	uint32_t		*saved;		/* SEARCHRES "$" (UIDs), may be NULL */
 	uint32_t		 nsaved;
+};
+
+/* What a session keeps of its account. */
+struct imap_sacct {
+	uint64_t		 id;
+	uint8_t			 pk[32];
+	char			*address;	/* owned */
 };
 
 struct imap_session {
@@ -102,7 +118,7 @@ struct imap_session {
 	bool			 closed;	/* the conn is gone; free at refs 0 */
 
 	/* after login */
-	struct store_account	 account;
+	struct imap_sacct	 account;
 	struct sec_sk		*sk;
 	struct imap_acct	*acct;		/* shared with the account's sessions */
 	struct gw_auth_req	*auth;
@@ -211,6 +227,7 @@ struct imap_uids *imap_uids_state(struct imap_server *srv, struct store_txn *t,
 void imap_uids_release(struct imap_server *srv, struct imap_uids **u);
 /* The view lists exactly state u now (it takes its own reference). */
 void imap_view_set_state(struct imap_view *v, struct imap_uids *u);
+void imap_view_set_mbox(struct imap_view *v, const struct store_mailbox *m);
 /* Replace the view's list by a private one (expunges not yet announced). */
 void imap_view_set_private(struct imap_view *v, const uint32_t *uids, uint32_t n);
 /* Sequence number of uid (1-based) or 0. */

@@ -300,6 +300,7 @@ imap_session_free(struct imap_session *s)
 	imap_acct_put(&s->acct);
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
+	free(s->account.address);
 	free(s);
 }
 

@@ -149,7 +149,7 @@ imap_view_new(struct imap_server *srv, const struct store_mailbox *m, bool reado
 	struct imap_view *v = xcalloc(1, sizeof *v);
 
 	v->srv = srv;
-	v->mbox = *m;
+	imap_view_set_mbox(v, m);
 	v->readonly = readonly;
 	v->modseq = m->highestmodseq;
 	imap_view_attach(v, imap_uids_new(0));
@@ -167,6 +167,13 @@ imap_view_free(struct imap_view **vp)
 	free(v->saved);
 	free(v);
 	*vp = NULL;
+}
+
+void
+imap_view_set_mbox(struct imap_view *v, const struct store_mailbox *m)
+{
+	v->mbox = (struct imap_vmbox){ .id = m->id, .highestmodseq = m->highestmodseq,
+	    .uidvalidity = m->uidvalidity, .uidnext = m->uidnext };
 }
 
 void
