@@ -175,3 +175,15 @@ sg_ascii_lower(char *s, size_t len)
 	for (i = 0; i < len; i++)
 		s[i] = ascii_lower(s[i]);
 }
+
+char *
+sg_u64_dec(char out[SG_U64_DIGITS], uint64_t v)
+{
+	char *p = out + SG_U64_DIGITS;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}

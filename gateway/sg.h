@@ -47,6 +47,9 @@ void sg_now_shift(int64_t delta);
 
 /* ASCII case-insensitive helpers over (ptr, len) protocol bytes. */
 bool sg_ascii_ieq(const char *a, size_t alen, const char *b);
+/* v in decimal at the end of out[SG_U64_DIGITS]; returns where it starts. */
+#define SG_U64_DIGITS	20
+char *sg_u64_dec(char out[SG_U64_DIGITS], uint64_t v);
 void sg_ascii_lower(char *s, size_t len);
 
 #endif

@@ -127,14 +127,9 @@ imap_out_flags(struct evbuffer *b, uint32_t flags, uint64_t keywords,
 void
 imap_out_num(struct evbuffer *b, uint64_t v)
 {
-	char d[20];
-	size_t i = sizeof d;
+	char d[SG_U64_DIGITS], *p = sg_u64_dec(d, v);
 
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	evbuffer_add(b, d + i, sizeof d - i);
+	evbuffer_add(b, p, (size_t)(d + sizeof d - p));
 }
 
 void

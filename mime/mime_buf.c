@@ -54,14 +54,9 @@ mime_buf_adds(struct mime_buf *b, const char *s)
 void
 mime_buf_add_u64(struct mime_buf *b, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
+	char tmp[SG_U64_DIGITS], *p = sg_u64_dec(tmp, v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	mime_buf_add(b, tmp + i, sizeof tmp - i);
+	mime_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void

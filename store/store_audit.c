@@ -76,24 +76,28 @@ audit_op(struct store_txn *t, void *arg)
 	return audit_write(t, arg);
 }
 
-void
-store_audit(struct store *st, const char *event, const char *address, const char *ip,
-    const char *detail)
+static void
+audit_queue(struct store *st, const char *event, const char *address, const char *ip,
+    const char *detail, bool lazy)
 {
 	struct store_audit *a = xmalloc(sizeof *a);
 
 	audit_fill(a, event, address, ip, detail);
-	store_write_detached(st, audit_op, a, free);
+	(lazy ? store_write_lazy : store_write_detached)(st, audit_op, a, free);
+}
+
+void
+store_audit(struct store *st, const char *event, const char *address, const char *ip,
+    const char *detail)
+{
+	audit_queue(st, event, address, ip, detail, false);
 }
 
 void
 store_audit_lazy(struct store *st, const char *event, const char *address, const char *ip,
     const char *detail)
 {
-	struct store_audit *a = xmalloc(sizeof *a);
-
-	audit_fill(a, event, address, ip, detail);
-	store_write_lazy(st, audit_op, a, free);
+	audit_queue(st, event, address, ip, detail, true);
 }
 
 static bool
