@@ -294,7 +294,6 @@ sync_init(struct store *st)
 	pthread_cond_init(&st->maplock.cv, NULL);
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work_cv, NULL);
-	pthread_cond_init(&st->done_cv, NULL);
 }
 
 static void
@@ -304,7 +303,6 @@ sync_destroy(struct store *st)
 	pthread_cond_destroy(&st->maplock.cv);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->work_cv);
-	pthread_cond_destroy(&st->done_cv);
 }
 
 static int

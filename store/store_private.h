@@ -85,7 +85,7 @@ struct store {
 
 	/* The writer: queued ops, completions of waiting callers. */
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 work_cv, done_cv;
+	pthread_cond_t		 work_cv;
 	struct store_wop	*head, *tail;
 	size_t			 nqueued;
 	size_t			 nurgent;	/* queued ops that are not lazy */

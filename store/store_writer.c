@@ -19,6 +19,7 @@
 #include "store/store_private.h"
 
 #include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -33,7 +34,7 @@ struct store_wop {
 	void			(*release)(void *arg);	/* detached: run on the writer */
 	enum store_rc		 rc;
 	bool			 sync;		/* a store_write_wait() caller waits */
-	bool			 finished;	/* under st->mu: the caller may go */
+	sem_t			 done_sem;	/* sync: posted when the caller may go */
 	bool			 skip;		/* decided TEMPFAIL: do not run again */
 	bool			 lazy;		/* may wait STORE_LAZY_US for company */
 };
@@ -43,6 +44,9 @@ struct batch {
 	size_t			 n;		/* taken from the queue */
 	size_t			 limit;		/* ops to try (a huge batch is cut) */
 	size_t			 cut;		/* ops in the commit; the rest go back */
+	size_t			 want;		/* the last batch's size */
+	bool			 gathering;	/* batch_more may add ops */
+	struct timespec		 deadline;	/* of the group window */
 	struct store_idset	 mboxes, accts;
 	uint64_t		 commit_us;
 };
@@ -98,29 +102,20 @@ requeue_front(struct store *st, struct store_wop **ops, size_t n)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/*
- * The group window. Without it, 2N producers that each wait for their
- * commit settle into two cohorts of N that alternate (one in the commit,
- * one queueing for the next), and every commit carries half of them.
- * So when fewer ops are queued than the last batch held, wait a little
- * for the rest (at most as long as the last commit took, and
- * STORE_GROUP_WAIT_US): the cohorts merge and each fsync carries all of
- * them. A lone writer (last batch of one) never waits.
- */
-static void
-group_wait(struct store *st, size_t want, uint64_t window_us)
+/* A CLOCK_REALTIME deadline us from now, for pthread_cond_timedwait. */
+static struct timespec
+deadline_in(uint64_t us)
 {
-	struct timespec deadline;
-	int rc = 0;
+	struct timespec d;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += (long)(window_us * 1000);
-	while (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	clock_gettime(CLOCK_REALTIME, &d);
+	d.tv_sec += (time_t)(us / 1000000u);
+	d.tv_nsec += (long)(us % 1000000u) * 1000;
+	if (d.tv_nsec >= 1000000000L) {
+		d.tv_sec++;
+		d.tv_nsec -= 1000000000L;
 	}
-	while (st->nqueued < want && !st->stopping && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&st->work_cv, &st->mu, &deadline);
+	return d;
 }
 
 /*
@@ -140,31 +135,18 @@ lazy_wait(struct store *st)
 	now = mono_us();
 	if (st->lazy_since == 0 || now >= due)
 		return;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += (long)((due - now) * 1000);
-	while (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = deadline_in(due - now);
 	while (st->nurgent == 0 && !st->stopping && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&st->work_cv, &st->mu, &deadline);
 }
 
-static bool
-batch_take(struct store *st, struct batch *b)
+/* Move what is queued into the batch; under st->mu. */
+static size_t
+take_locked(struct store *st, struct batch *b)
 {
-	size_t want = SG_MIN(b->cut, (size_t)STORE_BATCH_OPS);
-	uint64_t window = SG_MIN(b->commit_us, (uint64_t)STORE_GROUP_WAIT_US);
 	struct store_wop *w;
+	size_t n0 = b->n;
 
-	pthread_mutex_lock(&st->mu);
-	while (st->head == NULL && !st->stopping)
-		pthread_cond_wait(&st->work_cv, &st->mu);
-	if (st->nurgent == 0)
-		lazy_wait(st);
-	if (st->nqueued < want && window > 0)
-		group_wait(st, want, window);
-	b->n = 0;
 	while (b->n < STORE_BATCH_OPS && (w = st->head) != NULL) {
 		st->head = w->next;
 		if (st->head == NULL)
@@ -173,10 +155,61 @@ batch_take(struct store *st, struct batch *b)
 		st->nurgent -= !w->lazy;
 		b->ops[b->n++] = w;
 	}
-	st->nqueued -= b->n;
-	pthread_mutex_unlock(&st->mu);
+	st->nqueued -= b->n - n0;
 	b->limit = b->n;
+	return b->n - n0;
+}
+
+/*
+ * The group window. Without it, 2N producers that each wait for their
+ * commit settle into two cohorts of N that alternate (one in the commit,
+ * one queueing for the next), and every commit carries half of them.
+ * So a batch smaller than the last one waits a little for the rest (at
+ * most as long as the last commit took, and STORE_GROUP_WAIT_US): the
+ * cohorts merge and each fsync carries all of them. A lone writer (last
+ * batch of one) never waits. batch_take starts the batch with what is
+ * queued; batch_more, called by the first run of a batch whenever it has
+ * run every op it holds, brings in the latecomers, so the early ops run
+ * while the rest of the group is still on its way.
+ */
+static bool
+batch_take(struct store *st, struct batch *b)
+{
+	uint64_t window = SG_MIN(b->commit_us, (uint64_t)STORE_GROUP_WAIT_US);
+
+	b->want = SG_MIN(b->cut, (size_t)STORE_BATCH_OPS);
+	pthread_mutex_lock(&st->mu);
+	while (st->head == NULL && !st->stopping)
+		pthread_cond_wait(&st->work_cv, &st->mu);
+	if (st->nurgent == 0)
+		lazy_wait(st);
+	b->n = 0;
+	take_locked(st, b);
+	pthread_mutex_unlock(&st->mu);
+	b->gathering = b->n < b->want && window > 0;
+	if (b->gathering)
+		b->deadline = deadline_in(window);
 	return b->n > 0;
+}
+
+/* More ops for a short batch, waiting for them until the group window
+ * closes. False when the batch is complete. */
+static bool
+batch_more(struct store *st, struct batch *b)
+{
+	size_t n0 = b->limit;
+	int rc = 0;
+
+	if (!b->gathering)
+		return false;
+	pthread_mutex_lock(&st->mu);
+	while (st->head == NULL && b->n < b->want && !st->stopping && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&st->work_cv, &st->mu, &b->deadline);
+	take_locked(st, b);
+	pthread_mutex_unlock(&st->mu);
+	b->gathering = b->n < b->want && rc != ETIMEDOUT && !st->stopping &&
+	    b->n < STORE_BATCH_OPS;
+	return b->limit > n0;
 }
 
 /* ---- running a batch ---- */
@@ -216,7 +249,8 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
 	return t.mdb_err == MDB_MAP_FULL || t.mdb_err == MDB_TXN_FULL ? t.mdb_err : 0;
 }
 
-/* Run the ops [0, limit) and commit. *full_op is the op that found the map
+/* Run the ops [0, limit), and on a first run the latecomers batch_more
+ * brings, then commit. *full_op is the op that found the map
  * (or the transaction) full, or -1. */
 static enum batch_result
 batch_try(struct store *st, struct batch *b, long *full_op)
@@ -237,7 +271,7 @@ batch_try(struct store *st, struct batch *b, long *full_op)
 		log_error("store", "event=batch_begin error=\"%s\"", mdb_strerror(mrc));
 		return BATCH_FAIL;
 	}
-	for (i = 0; i < b->limit; i++) {
+	for (i = 0; i < b->limit || batch_more(st, b); i++) {
 		if (b->ops[i]->skip) {
 			b->ops[i]->rc = STORE_TEMPFAIL;
 			continue;
@@ -249,11 +283,16 @@ batch_try(struct store *st, struct batch *b, long *full_op)
 			return mrc == MDB_MAP_FULL ? BATCH_GROW : BATCH_SHRINK;
 		}
 		/* Dirty pages live in memory until the commit: bound them. */
-		if (bytes >= STORE_BATCH_BYTES && i + 1 < b->limit) {
-			b->cut = i + 1;
-			break;
+		if (bytes >= STORE_BATCH_BYTES) {
+			b->gathering = false;
+			if (i + 1 < b->limit) {
+				b->cut = i + 1;
+				break;
+			}
 		}
 	}
+	if (i >= b->limit)
+		b->cut = b->limit;
 	t0 = mono_us();
 	mrc = mdb_txn_commit(parent);
 	b->commit_us = mono_us() - t0;
@@ -313,10 +352,13 @@ batch_fail(struct batch *b)
 static bool
 batch_run(struct store *st, struct batch *b)
 {
+	enum batch_result r;
 	long full_op;
 
 	for (;;) {
-		switch (batch_try(st, b, &full_op)) {
+		r = batch_try(st, b, &full_op);
+		b->gathering = false;	/* a batch run again runs the same ops */
+		switch (r) {
 		case BATCH_DONE:
 			return true;
 		case BATCH_RESIZED:
@@ -390,12 +432,11 @@ batch_deliver(struct store *st, struct batch *b)
 			wop_complete(w);	/* no loop (admin commands, tests) */
 		}
 	}
-	pthread_mutex_lock(&st->mu);
+	/* One semaphore per waiter: a broadcast on one condition variable
+	 * had all of them fight for st->mu on the way out, one at a time. */
 	for (i = 0; i < b->cut; i++)
 		if (b->ops[i] != NULL)
-			b->ops[i]->finished = true;	/* the caller's from here on */
-	pthread_cond_broadcast(&st->done_cv);
-	pthread_mutex_unlock(&st->mu);
+			sem_post(&b->ops[i]->done_sem);	/* the caller's from here on */
 }
 
 static int
@@ -567,10 +608,10 @@ store_write_wait(struct store *st, store_op_fn *op, void *arg)
 		return STORE_INVALID;
 	/* From inside an op this would wait for itself. */
 	SG_ASSERT(!pthread_equal(pthread_self(), st->writer));
+	sem_init(&w.done_sem, 0, 0);
 	enqueue(st, &w);
-	pthread_mutex_lock(&st->mu);
-	while (!w.finished)
-		pthread_cond_wait(&st->done_cv, &st->mu);
-	pthread_mutex_unlock(&st->mu);
+	while (sem_wait(&w.done_sem) != 0)
+		;	/* EINTR */
+	sem_destroy(&w.done_sem);
 	return w.rc;
 }

@@ -1,12 +1,13 @@
 /*
  * test_store_commit.c: the writer: group commit (16 threads share
- * commits), lazy writes (wait for company, never past 250 ms, never
+ * commits; writes that arrive while a batch runs join it), lazy writes (wait for company, never past 250 ms, never
  * delaying an urgent write, flushed at close), a full map (temporary failure, earlier data intact, never a
  * crash), a map that grows (also under a live reader), and a map grown by
  * another process (MDB_MAP_RESIZED).
  */
 #include "store_test.h"
 
+#include <semaphore.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -89,6 +90,107 @@ test_group_commit(void **state)
 	CHECK(commits < THREADS * PER_THREAD);
 	m = t_mbox(fx->st, inbox);
 	CHECK(m.messages == THREADS * PER_THREAD && m.uidnext == THREADS * PER_THREAD + 1);
+}
+
+/* ---- latecomers ---- */
+
+/* An append that tells the test it runs, then waits for its word: the
+ * test queues other writes while the writer is inside a batch. */
+struct gate {
+	sem_t			 running, go;
+	struct t_append		 ap;
+};
+
+static enum store_rc
+gate_op(struct store_txn *t, void *arg)
+{
+	struct gate *g = arg;
+
+	sem_post(&g->running);
+	while (sem_wait(&g->go) != 0)
+		;
+	return t_append_op(t, &g->ap);
+}
+
+static unsigned
+wait_ops(struct counter *c, unsigned ops)
+{
+	unsigned n, i;
+
+	for (i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&c->mu);
+		n = c->ops;
+		pthread_mutex_unlock(&c->mu);
+		if (n >= ops)
+			break;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	return n;
+}
+
+/* Run g's op with late appends queued while it runs, and wait for
+ * their commits' hooks. */
+static void
+gate_batch(struct store *st, struct counter *c, struct gate *g, struct t_append *late,
+    int nlate)
+{
+	int i;
+
+	pthread_mutex_lock(&c->mu);
+	c->commits = c->ops = c->max_ops = 0;
+	pthread_mutex_unlock(&c->mu);
+	store_write(st, gate_op, NULL, g);
+	while (sem_wait(&g->running) != 0)
+		;
+	for (i = 0; i < nlate; i++)
+		store_write(st, t_append_op, NULL, &late[i]);
+	sem_post(&g->go);
+	/* A hook of the write before may still come in (it runs after its
+	 * waiter was let go): at least, not exactly. */
+	CHECK(wait_ops(c, (unsigned)nlate + 1) >= (unsigned)nlate + 1);
+}
+
+/*
+ * A batch starts running its first ops while the rest of its group is
+ * still arriving, and takes them into the same commit: the writes a
+ * batch's first op is still running for join it (before, the batch was
+ * fixed when it began and they waited for the next commit).
+ */
+static void
+test_latecomers_join_a_running_batch(void **state)
+{
+	struct t_fx *fx = *state;
+	struct counter c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct store_account a = t_invite(fx->st, "late@example.org", NULL);
+	struct t_append late[4];
+	struct t_sealed s;
+	struct gate g;
+	int i;
+
+	t_seal(&s, a.pk, "late message", 12, "sum", 3);
+	g.ap = (struct t_append){ .s = &s, .account_id = a.id,
+	    .mailbox_id = t_mbox_id(fx->st, a.id, "INBOX") };
+	for (i = 0; i < 4; i++)
+		late[i] = g.ap;
+	sem_init(&g.running, 0, 0);
+	sem_init(&g.go, 0, 0);
+	store_set_change_hook(fx->st, count_hook, &c);
+	/* The four queued while the first op runs make a batch of four
+	 * (or join it): the writer now expects groups of at least four. */
+	gate_batch(fx->st, &c, &g, late, 4);
+	CHECK(c.max_ops >= 4);
+	/* So three latecomers join the gate's batch: one commit of four. */
+	gate_batch(fx->st, &c, &g, late, 3);
+	pthread_mutex_lock(&c.mu);
+	print_message("# gate and 3 latecomers: %u commit(s), largest %u ops\n", c.commits,
+	    c.max_ops);
+	CHECK(c.max_ops == 4 && c.commits == 1);
+	pthread_mutex_unlock(&c.mu);
+	store_set_change_hook(fx->st, NULL, NULL);
+	CHECK(t_mbox(fx->st, g.ap.mailbox_id).messages == 9);
+	sem_destroy(&g.running);
+	sem_destroy(&g.go);
+	t_sealed_free(&s);
 }
 
 /* ---- lazy writes ---- */
@@ -335,6 +437,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, t_fx_setup, t_fx_teardown)
 		T(test_group_commit),
+		T(test_latecomers_join_a_running_batch),
 		T(test_lazy_writes_share_commits),
 		T(test_map_full_is_tempfail),
 		T(test_map_grows_under_reader),
