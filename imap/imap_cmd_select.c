@@ -25,25 +25,6 @@ imap_out_permflags(struct evbuffer *b, const struct store_keywords *kw, bool per
 	evbuffer_add_printf(b, perm ? " \\*)" : ")");
 }
 
-/* The mailbox's UIDs into a fresh view: the state another session has read
- * already, or the store's; *first_unseen_out is the sequence number of the
- * first message without \Seen (0: none). */
-static enum store_rc
-imap_view_load(struct imap_server *srv, struct store_txn *t, const struct store_mailbox *m,
-    struct imap_view *v, uint32_t *first_unseen_out)
-{
-	enum store_rc rc;
-	struct imap_uids *u = imap_uids_state(srv, t, m, &rc);
-
-	*first_unseen_out = 0;
-	if (u == NULL)
-		return rc;
-	imap_view_set_state(v, u);
-	*first_unseen_out = u->first_unseen;
-	imap_uids_release(srv, &u);
-	return STORE_OK;
-}
-
 static void
 imap_select_reply(struct imap_session *s, const struct store_keywords *kw, uint32_t unseen)
 {
@@ -66,17 +47,57 @@ imap_select_reply(struct imap_session *s, const struct store_keywords *kw, uint3
 	    (unsigned long long)v->mbox.highestmodseq);
 }
 
+/* SELECT and EXAMINE end here with the mailbox's state u (taken). */
+static void
+imap_select_finish(struct imap_session *s, const struct store_mailbox *m,
+    struct imap_uids *u, const struct store_keywords *kw, bool examine)
+{
+	uint32_t unseen = u->first_unseen;
+
+	s->view = imap_view_new(s->server, m, examine);
+	imap_view_set_state(s->view, u);
+	imap_uids_release(s->server, &u);
+	imap_select_reply(s, kw, unseen);
+	imap_set_state(s, IMAP_ST_SELECTED);
+	imap_done(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
+	    examine ? "EXAMINE" : "SELECT");
+}
+
+struct imap_select_job {
+	struct store_keywords	kw;
+	bool			examine;
+};
+
+static void
+imap_select_scanned(struct imap_session *s, struct imap_uids *u,
+    const struct store_mailbox *m, enum store_rc rc, void *arg)
+{
+	struct imap_select_job *j = arg;
+
+	if (!imap_session_alive(s))
+		imap_uids_release(s->server, &u);
+	else if (u == NULL)
+		imap_done_store_error(s, rc, "SELECT");
+	else
+		imap_select_finish(s, m, u, &j->kw, j->examine);
+	free(j);
+}
+
+/*
+ * The mailbox's record and keywords are read here; its state is the one
+ * another session published, or is read on a worker (every message's UID,
+ * flags and modseq: for a large mailbox many pages, maybe cold).
+ */
 void
 imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const struct imap_args_select *a = &cmd->u.select;
 	char name[IMAP_NAME_MAX];
+	struct imap_select_job *j;
+	struct imap_uids *u = NULL;
 	struct store_mailbox m;
-	struct store_keywords kw;
 	struct store_txn *t;
 	enum store_rc rc = STORE_TEMPFAIL;
-	uint32_t unseen = 0;
-	bool examine = cmd->id == IMAP_CMD_EXAMINE;
 
 	/* RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected. */
 	if (s->view != NULL) {
@@ -90,25 +111,24 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	if (a->condstore)
 		s->condstore = true;
+	j = xcalloc(1, sizeof *j);
+	j->examine = cmd->id == IMAP_CMD_EXAMINE;
 	if ((t = store_read_begin(s->ctx->store, &rc)) != NULL) {
 		rc = store_mailbox_get(t, s->account.id, name, &m);
-		if (rc == STORE_OK) {
-			s->view = imap_view_new(s->server, &m, examine);
-			rc = imap_view_load(s->server, t, &m, s->view, &unseen);
-		}
 		if (rc == STORE_OK)
-			rc = store_keywords_get(t, s->account.id, &kw);
+			rc = store_keywords_get(t, s->account.id, &j->kw);
 		store_read_end(&t);
 	}
 	if (rc != STORE_OK) {
-		imap_view_free(&s->view);
+		free(j);
 		imap_done_store_error(s, rc, "SELECT");
-		return;
+	} else if ((u = imap_uids_cached(s->server, &m)) != NULL) {
+		imap_select_finish(s, &m, u, &j->kw, j->examine);
+		free(j);
+	} else {
+		imap_wait(s);
+		imap_uids_scan_async(s, m.id, imap_select_scanned, j);
 	}
-	imap_select_reply(s, &kw, unseen);
-	imap_set_state(s, IMAP_ST_SELECTED);
-	imap_done(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
-	    examine ? "EXAMINE" : "SELECT");
 }
 
 void

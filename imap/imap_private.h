@@ -216,6 +216,8 @@ int imap_mailbox_decode(struct imap_session *s, const struct imap_str *in, char 
     size_t size);
 
 /* ---- imap_view.c ---- */
+#define IMAP_TEST_SCAN_DELAY_ENV	"SEALGATE_TEST_SCAN_DELAY_MS"
+extern unsigned imap_test_scan_delay_ms;
 struct imap_view *imap_view_new(struct imap_server *srv, const struct store_mailbox *m,
     bool readonly);
 void imap_view_free(struct imap_view **v);
@@ -225,6 +227,20 @@ void imap_view_free(struct imap_view **v);
 struct imap_uids *imap_uids_state(struct imap_server *srv, struct store_txn *t,
     const struct store_mailbox *m, enum store_rc *rc_out);
 void imap_uids_release(struct imap_server *srv, struct imap_uids **u);
+/* The published state of m if it is m's current one (a new reference),
+ * else NULL: nothing is read from the store. */
+struct imap_uids *imap_uids_cached(struct imap_server *srv, const struct store_mailbox *m);
+/*
+ * Read a mailbox's state on a worker (a large mailbox is many pages, some
+ * maybe on disk: not for the loop). done runs on the loop with the state
+ * (a reference it must release; NULL on a store error, rc says which, and
+ * STORE_NOTFOUND if the mailbox went), m as the same transaction read it,
+ * and arg; also when the session ended meanwhile (imap_session_alive).
+ */
+typedef void imap_scan_fn(struct imap_session *s, struct imap_uids *u,
+    const struct store_mailbox *m, enum store_rc rc, void *arg);
+void imap_uids_scan_async(struct imap_session *s, uint64_t mailbox_id, imap_scan_fn *done,
+    void *arg);
 /* The view lists exactly state u now (it takes its own reference). */
 void imap_view_set_state(struct imap_view *v, struct imap_uids *u);
 void imap_view_set_mbox(struct imap_view *v, const struct store_mailbox *m);

@@ -69,8 +69,13 @@ struct imap_server *
 imap_server_new(struct gw_ctx *ctx)
 {
 	struct imap_server *srv = xcalloc(1, sizeof *srv);
+	const char *delay = getenv(IMAP_TEST_SCAN_DELAY_ENV);
 
 	srv->ctx = ctx;
+	if (delay != NULL && delay[0] != '\0') {
+		imap_test_scan_delay_ms = (unsigned)strtoul(delay, NULL, 10) % 60000;
+		log_warn("imap", "event=test_scan_delay ms=%u", imap_test_scan_delay_ms);
+	}
 	return srv;
 }
 

@@ -10,16 +10,23 @@
  * names one state: SELECT and the sync after a change use the published
  * state when there is one, so that a change seen by a thousand sessions is
  * read from the store once, not a thousand times. A session that may not
- * announce an expunge yet keeps a private list (UIDs only). Loop thread only.
+ * announce an expunge yet keeps a private list (UIDs only). Loop thread
+ * only, but for imap_uids_scan, which SELECT runs on a worker.
  */
 #include "imap/imap_private.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imap/imap_seq.h"
+#include "gateway/gw_worker.h"
 
 #define IMAP_UIDS_MIN	64
+
+/* Test only: each read of a mailbox's state takes this much longer, so a
+ * test can see whether it holds up the loop (imap_server_new sets it). */
+unsigned imap_test_scan_delay_ms;
 
 static struct imap_uids *
 imap_uids_new(uint32_t cap)
@@ -110,7 +117,26 @@ imap_uids_scan(struct store_txn *t, const struct store_mailbox *m, enum store_rc
 	u->mailbox_id = m->id;
 	u->uidvalidity = m->uidvalidity;
 	u->modseq = m->highestmodseq;
+	if (imap_test_scan_delay_ms > 0)
+		nanosleep(&(struct timespec){ imap_test_scan_delay_ms / 1000,
+		    (long)(imap_test_scan_delay_ms % 1000) * 1000000 }, NULL);
 	*rc_out = STORE_OK;
+	return u;
+}
+
+/* The published state of m, if it is m's current one: a new reference. */
+struct imap_uids *
+imap_uids_cached(struct imap_server *srv, const struct store_mailbox *m)
+{
+	struct imap_uids *u;
+
+	for (u = srv->uidsets; u != NULL; u = u->next)
+		if (u->mailbox_id == m->id)
+			break;
+	if (u == NULL || u->modseq != m->highestmodseq || u->uidvalidity != m->uidvalidity ||
+	    u->meta == NULL)
+		return NULL;
+	u->refs++;
 	return u;
 }
 
@@ -120,18 +146,82 @@ imap_uids_state(struct imap_server *srv, struct store_txn *t, const struct store
 {
 	struct imap_uids *u;
 
-	for (u = srv->uidsets; u != NULL; u = u->next)
-		if (u->mailbox_id == m->id)
-			break;
-	if (u != NULL && u->modseq == m->highestmodseq && u->uidvalidity == m->uidvalidity &&
-	    u->meta != NULL) {
-		u->refs++;
-		*rc_out = STORE_OK;
+	*rc_out = STORE_OK;
+	if ((u = imap_uids_cached(srv, m)) != NULL)
 		return u;
-	}
 	if ((u = imap_uids_scan(t, m, rc_out)) != NULL)
 		imap_uids_publish(srv, u);
 	return u;
+}
+
+/* ---- reading a state on a worker ---- */
+
+struct imap_scan {
+	struct imap_session	*s;
+	struct store		*store;
+	uint64_t		 mailbox_id;
+	struct store_mailbox	 m;
+	struct imap_uids	*u;
+	enum store_rc		 rc;
+	imap_scan_fn		*done;
+	void			*arg;
+};
+
+static void
+imap_scan_work(void *arg)
+{
+	struct imap_scan *j = arg;
+	struct store_txn *t;
+
+	if ((t = store_read_begin(j->store, &j->rc)) == NULL)
+		return;
+	if ((j->rc = store_mailbox_get_id(t, j->mailbox_id, &j->m)) == STORE_OK)
+		j->u = imap_uids_scan(t, &j->m, &j->rc);
+	store_read_end(&t);
+}
+
+/* A state read on a worker is published unless a session read a newer one
+ * of the same mailbox meanwhile. */
+static void
+imap_uids_offer(struct imap_server *srv, struct imap_uids *u)
+{
+	struct imap_uids *old;
+
+	for (old = srv->uidsets; old != NULL; old = old->next)
+		if (old->mailbox_id == u->mailbox_id)
+			break;
+	if (old != NULL && old->uidvalidity == u->uidvalidity && old->modseq >= u->modseq)
+		return;
+	imap_uids_publish(srv, u);
+}
+
+static void
+imap_scan_done(void *arg)
+{
+	struct imap_scan *j = arg;
+	struct imap_session *s = j->s;
+
+	if (j->u != NULL)
+		imap_uids_offer(s->server, j->u);
+	j->done(s, j->u, &j->m, j->rc, j->arg);
+	imap_session_unref(s);
+	free(j);
+}
+
+void
+imap_uids_scan_async(struct imap_session *s, uint64_t mailbox_id, imap_scan_fn *done,
+    void *arg)
+{
+	struct imap_scan *j = xcalloc(1, sizeof *j);
+
+	j->s = s;
+	j->store = s->ctx->store;
+	j->mailbox_id = mailbox_id;
+	j->done = done;
+	j->arg = arg;
+	j->rc = STORE_TEMPFAIL;
+	imap_session_ref(s);
+	gw_workers_submit(s->ctx->workers, imap_scan_work, imap_scan_done, j);
 }
 
 static void

@@ -1,0 +1,114 @@
+"""The event loop keeps answering while a mailbox's state is read: SELECT
+reads every message's UID, flags and modseq on a worker, not on the loop
+that serves every other connection. SEALGATE_TEST_SCAN_DELAY_MS (test only)
+makes each such read take that much longer, so a blocked loop shows."""
+import os
+import time
+
+import sgmail
+from sgimap import Raw, add_user
+from sgtest import Daemon
+from tap import run, test
+
+USER = "loop@ext.test"
+DELAY = 1.5
+D = None
+
+
+def setup():
+    global D
+    os.environ["SEALGATE_TEST_SCAN_DELAY_MS"] = str(int(DELAY * 1000))
+    try:
+        D = Daemon("imaploop").start()
+    finally:
+        del os.environ["SEALGATE_TEST_SCAN_DELAY_MS"]
+    add_user(D, USER)
+    r = Raw(D)
+    r.login(USER)
+    for i in range(3):
+        append(r, sgmail.message(i))
+    r.close()
+
+
+def append(r, m):
+    r.send(f"a APPEND INBOX {{{len(m)}+}}\r\n".encode() + m + b"\r\n")
+    t = r.line()
+    assert t.startswith(b"a OK"), t
+
+
+def tagged(r, tag):
+    lines = []
+    while True:
+        ln = r.line()
+        if ln.startswith(tag + b" "):
+            return lines, ln
+        lines.append(ln)
+
+
+def noop_time(r):
+    t0 = time.monotonic()
+    _, t = r.cmd("NOOP")
+    assert b" OK " in t, t
+    return time.monotonic() - t0
+
+
+@test
+def the_loop_answers_while_select_reads_a_mailbox():
+    other = Raw(D)
+    other.login(USER)
+    a = Raw(D)
+    a.login(USER)
+    t0 = time.monotonic()
+    a.send(b"s SELECT INBOX\r\n")
+    time.sleep(0.2)
+    noop = noop_time(other)
+    lines, t = tagged(a, b"s")
+    took = time.monotonic() - t0
+    assert b"s OK [READ-WRITE]" in t, t
+    assert b"* 3 EXISTS\r\n" in lines, lines
+    assert took >= DELAY * 0.9, took
+    # Another connection's NOOP, sent while the state was being read, did
+    # not wait for it (it would take DELAY - 0.2 s on a blocked loop).
+    assert noop < DELAY / 3, f"NOOP took {noop:.2f} s during a {took:.2f} s SELECT"
+    # The state read is shared: a second session's SELECT of the same state
+    # reads nothing and answers at once.
+    b = Raw(D)
+    b.login(USER)
+    t0 = time.monotonic()
+    lines, t = b.cmd("EXAMINE INBOX")
+    assert b"OK [READ-ONLY]" in t and b"* 3 EXISTS\r\n" in lines, (lines, t)
+    assert time.monotonic() - t0 < DELAY / 3
+    # Both sessions see a new message, and a later SELECT reads the new
+    # state, on a worker again.
+    append(other, sgmail.message(3))
+    lines, t = a.cmd("NOOP")
+    assert b"* 4 EXISTS\r\n" in lines, lines
+    for r in (a, b, other):
+        r.close()
+
+
+@test
+def a_session_that_leaves_during_select_harms_nothing():
+    gone = Raw(D)
+    gone.login(USER)
+    gone.send(b"s SELECT INBOX\r\ns2 LOGOUT\r\n")
+    gone.close()
+    other = Raw(D)
+    other.login(USER)
+    assert noop_time(other) < DELAY / 3
+    time.sleep(DELAY + 0.3)      # the worker finishes for a session that is gone
+    lines, t = other.cmd("SELECT INBOX")
+    assert b"OK [READ-WRITE]" in t and b"* 4 EXISTS\r\n" in lines, (lines, t)
+    _, t = other.cmd("LOGOUT")
+    assert b" OK " in t, t
+
+
+def teardown(_):
+    rc, _ = D.stop()
+    D.cleanup()
+    assert rc == 0, rc
+
+
+if __name__ == "__main__":
+    setup()
+    run(teardown=teardown)
