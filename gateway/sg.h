@@ -5,6 +5,7 @@
 #ifndef SG_H
 #define SG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,7 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 SG_PRINTF(1, 2) char *xasprintf(const char *fmt, ...);
+SG_PRINTF(1, 0) char *xvasprintf(const char *fmt, va_list ap);
 
 /* Seconds since the epoch, from CLOCK_REALTIME; tests may shift it. */
 int64_t sg_now(void);

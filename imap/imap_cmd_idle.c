@@ -39,7 +39,7 @@ imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
 	s->busy = IMAP_BUSY_IDLE;
 	imap_session_timeout(s);
 	imap_printf(s, "+ idling\r\n");
-	imap_sync(s, true);
+	imap_sync(s);
 	if (s->idle_timer == NULL)
 		s->idle_timer = evtimer_new(s->ctx->base, imap_idle_keepalive, s);
 	evtimer_add(s->idle_timer, &tv);
@@ -79,5 +79,5 @@ imap_idle_input(struct imap_session *s)
 void
 imap_idle_notify(struct imap_session *s)
 {
-	imap_sync(s, true);
+	imap_sync(s);
 }

@@ -363,8 +363,35 @@ imap_sync_apply(struct imap_session *s, struct store_txn *t, struct imap_uids *n
 	imap_sync_flags(s, t, now, since, last);
 }
 
-void
-imap_sync(struct imap_session *s, bool allow_expunge)
+static void
+imap_sync_close(struct imap_session *s)
+{
+	imap_printf(s, "* BYE The selected mailbox was deleted\r\n");
+	gw_conn_close(s->conn);
+}
+
+/* Announce state now of the mailbox as m (read with it). */
+static void
+imap_sync_to(struct imap_session *s, const struct store_mailbox *m, struct imap_uids *now,
+    bool allow_expunge)
+{
+	struct store_txn *t;
+	enum store_rc rc;
+
+	if ((t = store_read_begin(s->ctx->store, &rc)) == NULL)
+		return;
+	imap_view_set_mbox(s->view, m);
+	imap_sync_apply(s, t, now, allow_expunge);
+	store_read_end(&t);
+}
+
+/*
+ * What changed since the view's state: nothing (false), or a state another
+ * session published, announced at once (false), or one to read on a worker
+ * (true). The mailbox record itself is a few pages, read here.
+ */
+static bool
+imap_sync_check(struct imap_session *s, bool allow_expunge)
 {
 	struct imap_view *v = s->view;
 	struct imap_uids *now;
@@ -372,24 +399,93 @@ imap_sync(struct imap_session *s, bool allow_expunge)
 	struct store_txn *t;
 	enum store_rc rc;
 
-	if (v == NULL || (t = store_read_begin(s->ctx->store, &rc)) == NULL)
-		return;
+	if (v == NULL || s->closed || (t = store_read_begin(s->ctx->store, &rc)) == NULL)
+		return false;
 	rc = store_mailbox_get_id(t, v->mbox.id, &m);
+	store_read_end(&t);
 	if (rc == STORE_NOTFOUND) {
-		store_read_end(&t);
-		imap_printf(s, "* BYE The selected mailbox was deleted\r\n");
-		gw_conn_close(s->conn);
-		return;
+		imap_sync_close(s);
+		return false;
 	}
 	if (rc != STORE_OK || (m.highestmodseq == v->modseq &&
-	    !(v->expunge_pending && allow_expunge))) {
-		store_read_end(&t);
+	    !(v->expunge_pending && allow_expunge)))
+		return false;
+	if ((now = imap_uids_cached(s->server, &m)) == NULL)
+		return true;
+	imap_sync_to(s, &m, now, allow_expunge);
+	imap_uids_release(s->server, &now);
+	return false;
+}
+
+static void imap_sync_scanned(struct imap_session *s, struct imap_uids *u,
+    const struct store_mailbox *m, enum store_rc rc, void *arg);
+
+/* Expunges may be announced but for the reply to FETCH, STORE or SEARCH
+ * that waits for this sync. */
+static bool
+imap_sync_allow(const struct imap_session *s)
+{
+	return s->done_line == NULL || s->done_allow;
+}
+
+/* Check again, and read on a worker if need be; true if it went there. */
+static bool
+imap_sync_start(struct imap_session *s)
+{
+	if (!imap_sync_check(s, imap_sync_allow(s)))
+		return false;
+	s->sync_busy = true;
+	imap_uids_scan_async(s, s->view->mbox.id, imap_sync_scanned, NULL);
+	return true;
+}
+
+static void
+imap_sync_scanned(struct imap_session *s, struct imap_uids *u, const struct store_mailbox *m,
+    enum store_rc rc, void *arg)
+{
+	bool alive = imap_session_alive(s);
+
+	(void)arg;
+	s->sync_busy = false;
+	/* The view cannot change meanwhile: the session waits for this. */
+	if (alive && s->view != NULL && s->view->mbox.id == m->id) {
+		if (rc == STORE_NOTFOUND)
+			imap_sync_close(s);
+		else if (u != NULL)
+			imap_sync_to(s, m, u, imap_sync_allow(s));
+	}
+	imap_uids_release(s->server, &u);
+	if (!alive)
 		return;
+	if (s->sync_again && !s->closed) {
+		s->sync_again = false;
+		if (imap_sync_start(s))
+			return;
 	}
-	if ((now = imap_uids_state(s->server, t, &m, &rc)) != NULL) {
-		imap_view_set_mbox(v, &m);
-		imap_sync_apply(s, t, now, allow_expunge);
-		imap_uids_release(s->server, &now);
+	if (s->done_line != NULL)
+		imap_done_resume(s);
+}
+
+void
+imap_sync(struct imap_session *s)
+{
+	if (s->sync_busy)
+		s->sync_again = true;
+	else
+		imap_sync_start(s);
+}
+
+bool
+imap_sync_then(struct imap_session *s, bool allow_expunge, char *line)
+{
+	s->done_line = line;
+	s->done_allow = allow_expunge;
+	if (s->sync_busy) {
+		s->sync_again = true;
+		return true;
 	}
-	store_read_end(&t);
+	if (imap_sync_start(s))
+		return true;
+	s->done_line = NULL;
+	return false;
 }

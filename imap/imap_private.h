@@ -127,6 +127,10 @@ struct imap_session {
 
 	/* selected */
 	struct imap_view	*view;
+	bool			 sync_busy;	/* a sync's state read is on a worker */
+	bool			 sync_again;	/* and another was asked for meanwhile */
+	bool			 done_allow;	/* done_line's sync may announce expunges */
+	char			*done_line;	/* the tagged reply waiting for the sync */
 
 	/* FETCH in progress (output paced by the client's reading) */
 	struct imap_fetch_op	*fetch;
@@ -166,10 +170,16 @@ void imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
 void imap_wait(struct imap_session *s);
 void imap_printf(struct imap_session *s, const char *fmt, ...) SG_PRINTF(2, 3);
 void imap_write(struct imap_session *s, const void *p, size_t n);
-/* Untagged updates for the selected mailbox: EXISTS, FETCH FLAGS and,
- * when allowed (not during FETCH, STORE, SEARCH: RFC 3501 7.4.1),
- * EXPUNGE. */
-void imap_sync(struct imap_session *s, bool allow_expunge);
+/*
+ * Untagged updates for the selected mailbox: EXISTS, FETCH FLAGS and
+ * EXPUNGE. imap_sync is for IDLE; imap_sync_then for the end of a command
+ * (imap_done), with expunges only if allowed (not during FETCH, STORE,
+ * SEARCH: RFC 3501 7.4.1): false when done at once, true when the state is
+ * read on a worker first, and then imap_done_resume writes line (taken).
+ */
+void imap_sync(struct imap_session *s);
+bool imap_sync_then(struct imap_session *s, bool allow_expunge, char *line);
+void imap_done_resume(struct imap_session *s);
 const char *imap_capabilities(const struct imap_session *s);
 
 /* ---- imap_acct.c: what an account's sessions share ---- */
@@ -221,11 +231,6 @@ extern unsigned imap_test_scan_delay_ms;
 struct imap_view *imap_view_new(struct imap_server *srv, const struct store_mailbox *m,
     bool readonly);
 void imap_view_free(struct imap_view **v);
-/* The mailbox at m->highestmodseq (m read in t): the published state, or
- * one read from the store now and published; a new reference, NULL on a
- * store error. */
-struct imap_uids *imap_uids_state(struct imap_server *srv, struct store_txn *t,
-    const struct store_mailbox *m, enum store_rc *rc_out);
 void imap_uids_release(struct imap_server *srv, struct imap_uids **u);
 /* The published state of m if it is m's current one (a new reference),
  * else NULL: nothing is read from the store. */

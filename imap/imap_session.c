@@ -208,26 +208,10 @@ imap_wait(struct imap_session *s)
 	gw_conn_pause(s->conn);
 }
 
-void
-imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
+/* The command is over: free it and read the next. */
+static void
+imap_done_finish(struct imap_session *s)
 {
-	struct evbuffer *out;
-	va_list ap;
-
-	if (s->closed)
-		goto free;
-	if (s->view != NULL && (s->cmd == NULL || (s->cmd->id != IMAP_CMD_SELECT &&
-	    s->cmd->id != IMAP_CMD_EXAMINE)))
-		imap_sync(s, imap_expunge_allowed(s->cmd));
-	out = gw_conn_out(s->conn);
-	/* IDLE keeps only its tag (imap_cmd_idle.c). */
-	evbuffer_add_printf(out, "%s %s ", s->cmd != NULL ? s->cmd->tag.s :
-	    s->idle_tag[0] != '\0' ? s->idle_tag : "*", status);
-	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
-	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
-free:
 	imap_cmd_free(&s->cmd);
 	s->idle_tag[0] = '\0';
 	if (s->busy == IMAP_BUSY_CMD) {
@@ -235,6 +219,48 @@ free:
 		if (!s->closed)
 			gw_conn_resume(s->conn);
 	}
+}
+
+void
+imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
+{
+	char *line, *text;
+	va_list ap;
+
+	if (s->closed) {
+		imap_done_finish(s);
+		return;
+	}
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	/* IDLE keeps only its tag (imap_cmd_idle.c). */
+	line = xasprintf("%s %s %s\r\n", s->cmd != NULL ? s->cmd->tag.s :
+	    s->idle_tag[0] != '\0' ? s->idle_tag : "*", status, text);
+	free(text);
+	if (s->view != NULL && (s->cmd == NULL || (s->cmd->id != IMAP_CMD_SELECT &&
+	    s->cmd->id != IMAP_CMD_EXAMINE)) &&
+	    imap_sync_then(s, imap_expunge_allowed(s->cmd), line)) {
+		/* The reply waits for the mailbox's state: so does the input. */
+		if (s->busy != IMAP_BUSY_CMD)
+			imap_wait(s);
+		return;
+	}
+	imap_write(s, line, strlen(line));
+	free(line);
+	imap_done_finish(s);
+}
+
+void
+imap_done_resume(struct imap_session *s)
+{
+	char *line = s->done_line;
+
+	s->done_line = NULL;
+	if (!s->closed)
+		imap_write(s, line, strlen(line));
+	free(line);
+	imap_done_finish(s);
 }
 
 void
@@ -306,6 +332,7 @@ imap_session_free(struct imap_session *s)
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
 	free(s->account.address);
+	free(s->done_line);
 	free(s);
 }
 

@@ -11,7 +11,8 @@
  * state when there is one, so that a change seen by a thousand sessions is
  * read from the store once, not a thousand times. A session that may not
  * announce an expunge yet keeps a private list (UIDs only). Loop thread
- * only, but for imap_uids_scan, which SELECT runs on a worker.
+ * only, but for imap_uids_scan: a state is read on a worker
+ * (imap_uids_scan_async), for it may be many pages and some on disk.
  */
 #include "imap/imap_private.h"
 
@@ -140,20 +141,6 @@ imap_uids_cached(struct imap_server *srv, const struct store_mailbox *m)
 	return u;
 }
 
-struct imap_uids *
-imap_uids_state(struct imap_server *srv, struct store_txn *t, const struct store_mailbox *m,
-    enum store_rc *rc_out)
-{
-	struct imap_uids *u;
-
-	*rc_out = STORE_OK;
-	if ((u = imap_uids_cached(srv, m)) != NULL)
-		return u;
-	if ((u = imap_uids_scan(t, m, rc_out)) != NULL)
-		imap_uids_publish(srv, u);
-	return u;
-}
-
 /* ---- reading a state on a worker ---- */
 
 struct imap_scan {
@@ -203,6 +190,8 @@ imap_scan_done(void *arg)
 
 	if (j->u != NULL)
 		imap_uids_offer(s->server, j->u);
+	if (j->rc != STORE_OK)
+		j->m.id = j->mailbox_id;
 	j->done(s, j->u, &j->m, j->rc, j->arg);
 	imap_session_unref(s);
 	free(j);

@@ -1,6 +1,7 @@
-"""The event loop keeps answering while a mailbox's state is read: SELECT
-reads every message's UID, flags and modseq on a worker, not on the loop
-that serves every other connection. SEALGATE_TEST_SCAN_DELAY_MS (test only)
+"""The event loop keeps answering while a mailbox's state is read: SELECT,
+the updates after a command and those during IDLE read every message's
+UID, flags and modseq on a worker, not on the loop that serves every other
+connection. SEALGATE_TEST_SCAN_DELAY_MS (test only)
 makes each such read take that much longer, so a blocked loop shows."""
 import os
 import time
@@ -101,6 +102,74 @@ def a_session_that_leaves_during_select_harms_nothing():
     assert b"OK [READ-WRITE]" in t and b"* 4 EXISTS\r\n" in lines, (lines, t)
     _, t = other.cmd("LOGOUT")
     assert b" OK " in t, t
+
+
+def selected(mailbox="INBOX"):
+    r = Raw(D)
+    r.login(USER)
+    lines, t = r.cmd(f"SELECT {mailbox}")
+    assert b" OK " in t, t
+    return r, lines
+
+
+def exists(lines):
+    return [int(x.split()[1]) for x in lines if x.endswith(b" EXISTS\r\n")]
+
+
+@test
+def updates_after_a_command_are_read_off_the_loop():
+    a, lines = selected()
+    n = exists(lines)[0]
+    other = Raw(D)
+    other.login(USER)
+    append(other, sgmail.message(10))     # a state nobody has read yet
+    # Two commands pipelined: the first's reply waits for the new state,
+    # the second is read only after it, and both come in order.
+    t0 = time.monotonic()
+    a.send(b"x NOOP\r\ny NOOP\r\n")
+    time.sleep(0.2)
+    noop = noop_time(other)
+    lines, t = tagged(a, b"x")
+    took = time.monotonic() - t0
+    assert t.startswith(b"x OK"), t
+    assert exists(lines) == [n + 1], lines
+    assert took >= DELAY * 0.9, took
+    assert noop < DELAY / 3, f"NOOP took {noop:.2f} s during a {took:.2f} s update"
+    lines, t = tagged(a, b"y")
+    assert t.startswith(b"y OK") and lines == [], (lines, t)
+    # FETCH may not announce an expunge; it waits for the state all the same.
+    _, t = other.cmd("SELECT INBOX")
+    _, t = other.cmd(f"STORE {n + 1} +FLAGS (\\Deleted)")
+    _, t = other.cmd("EXPUNGE")
+    assert b" OK " in t, t
+    lines, t = a.cmd("FETCH 1 (FLAGS)")
+    assert b" OK " in t, t
+    assert not any(b"EXPUNGE" in x for x in lines), lines
+    lines, t = a.cmd("NOOP")
+    assert lines == [f"* {n + 1} EXPUNGE\r\n".encode()], lines
+    for r in (a, other):
+        r.close()
+
+
+@test
+def idle_updates_are_read_off_the_loop():
+    a, lines = selected()
+    n = exists(lines)[0]
+    _, t = a.cmd("NOOP")
+    a.send(b"i IDLE\r\n")
+    assert a.line().startswith(b"+ "), "no continuation"
+    other = Raw(D)
+    other.login(USER)
+    append(other, sgmail.message(11))
+    time.sleep(0.2)
+    assert noop_time(other) < DELAY / 3
+    # DONE while the state is still being read: the update, then the reply.
+    a.send(b"DONE\r\n")
+    lines, t = tagged(a, b"i")
+    assert t.startswith(b"i OK"), t
+    assert exists(lines) == [n + 1], lines
+    for r in (a, other):
+        r.close()
 
 
 def teardown(_):
