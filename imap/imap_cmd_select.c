@@ -127,7 +127,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 		free(j);
 	} else {
 		imap_wait(s);
-		imap_uids_scan_async(s, m.id, imap_select_scanned, j);
+		imap_uids_scan_async(s, &m, imap_select_scanned, j);
 	}
 }
 
@@ -391,7 +391,7 @@ imap_sync_to(struct imap_session *s, const struct store_mailbox *m, struct imap_
  * (true). The mailbox record itself is a few pages, read here.
  */
 static bool
-imap_sync_check(struct imap_session *s, bool allow_expunge)
+imap_sync_check(struct imap_session *s, bool allow_expunge, struct store_mailbox *mp)
 {
 	struct imap_view *v = s->view;
 	struct imap_uids *now;
@@ -410,8 +410,10 @@ imap_sync_check(struct imap_session *s, bool allow_expunge)
 	if (rc != STORE_OK || (m.highestmodseq == v->modseq &&
 	    !(v->expunge_pending && allow_expunge)))
 		return false;
-	if ((now = imap_uids_cached(s->server, &m)) == NULL)
+	if ((now = imap_uids_cached(s->server, &m)) == NULL) {
+		*mp = m;
 		return true;
+	}
 	imap_sync_to(s, &m, now, allow_expunge);
 	imap_uids_release(s->server, &now);
 	return false;
@@ -432,10 +434,12 @@ imap_sync_allow(const struct imap_session *s)
 static bool
 imap_sync_start(struct imap_session *s)
 {
-	if (!imap_sync_check(s, imap_sync_allow(s)))
+	struct store_mailbox m;
+
+	if (!imap_sync_check(s, imap_sync_allow(s), &m))
 		return false;
 	s->sync_busy = true;
-	imap_uids_scan_async(s, s->view->mbox.id, imap_sync_scanned, NULL);
+	imap_uids_scan_async(s, &m, imap_sync_scanned, NULL);
 	return true;
 }
 

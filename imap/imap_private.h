@@ -151,6 +151,7 @@ struct imap_server {
 	unsigned		 nsessions;
 	struct imap_acct	*accts;		/* accounts with sessions */
 	struct imap_uids	*uidsets;	/* the newest UID list of each mailbox */
+	struct imap_scan	*scans;		/* mailbox states being read */
 };
 
 /* ---- imap_session.c ---- */
@@ -236,16 +237,18 @@ void imap_uids_release(struct imap_server *srv, struct imap_uids **u);
  * else NULL: nothing is read from the store. */
 struct imap_uids *imap_uids_cached(struct imap_server *srv, const struct store_mailbox *m);
 /*
- * Read a mailbox's state on a worker (a large mailbox is many pages, some
- * maybe on disk: not for the loop). done runs on the loop with the state
- * (a reference it must release; NULL on a store error, rc says which, and
- * STORE_NOTFOUND if the mailbox went), m as the same transaction read it,
- * and arg; also when the session ended meanwhile (imap_session_alive).
+ * Read the state of mailbox m (at m->highestmodseq or newer) on a worker: a
+ * large mailbox is many pages, some maybe on disk, not for the loop; the
+ * sessions that need it meanwhile share the read. done runs on the loop
+ * with the state (a reference it must release; NULL on a store error, rc
+ * says which, STORE_NOTFOUND if the mailbox went), the mailbox as the same
+ * transaction read it, and arg; also when the session ended meanwhile
+ * (imap_session_alive).
  */
 typedef void imap_scan_fn(struct imap_session *s, struct imap_uids *u,
     const struct store_mailbox *m, enum store_rc rc, void *arg);
-void imap_uids_scan_async(struct imap_session *s, uint64_t mailbox_id, imap_scan_fn *done,
-    void *arg);
+void imap_uids_scan_async(struct imap_session *s, const struct store_mailbox *m,
+    imap_scan_fn *done, void *arg);
 /* The view lists exactly state u now (it takes its own reference). */
 void imap_view_set_state(struct imap_view *v, struct imap_uids *u);
 void imap_view_set_mbox(struct imap_view *v, const struct store_mailbox *m);

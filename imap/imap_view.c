@@ -141,17 +141,30 @@ imap_uids_cached(struct imap_server *srv, const struct store_mailbox *m)
 	return u;
 }
 
-/* ---- reading a state on a worker ---- */
+/* ---- reading a state on a worker ----
+ *
+ * One read per mailbox at a time: sessions that need a mailbox's state
+ * while it is being read wait for that read (after a change, every session
+ * of the mailbox needs the new state at once), and take its result if it
+ * is at least as new as the state they saw; else they wait for the next. */
+
+struct imap_scan_waiter {
+	struct imap_scan_waiter	*next;
+	struct imap_session	*s;
+	uint64_t		 need;		/* the least modseq it may take */
+	imap_scan_fn		*done;
+	void			*arg;
+};
 
 struct imap_scan {
-	struct imap_session	*s;
+	struct imap_scan	*next;		/* srv->scans */
+	struct imap_server	*srv;
 	struct store		*store;
 	uint64_t		 mailbox_id;
 	struct store_mailbox	 m;
 	struct imap_uids	*u;
 	enum store_rc		 rc;
-	imap_scan_fn		*done;
-	void			*arg;
+	struct imap_scan_waiter	*waiters;
 };
 
 static void
@@ -182,35 +195,80 @@ imap_uids_offer(struct imap_server *srv, struct imap_uids *u)
 	imap_uids_publish(srv, u);
 }
 
+static void imap_scan_done(void *arg);
+
+/* w waits for the mailbox's read in progress, or starts one. */
+static void
+imap_scan_join(struct imap_server *srv, uint64_t mailbox_id, struct imap_scan_waiter *w)
+{
+	struct imap_scan *j;
+
+	for (j = srv->scans; j != NULL; j = j->next)
+		if (j->mailbox_id == mailbox_id)
+			break;
+	if (j == NULL) {
+		j = xcalloc(1, sizeof *j);
+		j->srv = srv;
+		j->store = srv->ctx->store;
+		j->mailbox_id = mailbox_id;
+		j->rc = STORE_TEMPFAIL;
+		j->next = srv->scans;
+		srv->scans = j;
+		gw_workers_submit(srv->ctx->workers, imap_scan_work, imap_scan_done, j);
+	}
+	w->next = j->waiters;
+	j->waiters = w;
+}
+
+static void
+imap_scan_unlink(struct imap_scan *j)
+{
+	struct imap_scan **pp;
+
+	for (pp = &j->srv->scans; *pp != j; pp = &(*pp)->next)
+		;
+	*pp = j->next;
+}
+
 static void
 imap_scan_done(void *arg)
 {
 	struct imap_scan *j = arg;
-	struct imap_session *s = j->s;
+	struct imap_scan_waiter *w, *next;
 
+	imap_scan_unlink(j);
 	if (j->u != NULL)
-		imap_uids_offer(s->server, j->u);
+		imap_uids_offer(j->srv, j->u);
 	if (j->rc != STORE_OK)
 		j->m.id = j->mailbox_id;
-	j->done(s, j->u, &j->m, j->rc, j->arg);
-	imap_session_unref(s);
+	for (w = j->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (j->u != NULL && j->u->modseq < w->need) {
+			imap_scan_join(j->srv, j->mailbox_id, w);	/* read too early */
+			continue;
+		}
+		if (j->u != NULL)
+			j->u->refs++;
+		w->done(w->s, j->u, &j->m, j->rc, w->arg);
+		imap_session_unref(w->s);
+		free(w);
+	}
+	imap_uids_release(j->srv, &j->u);
 	free(j);
 }
 
 void
-imap_uids_scan_async(struct imap_session *s, uint64_t mailbox_id, imap_scan_fn *done,
-    void *arg)
+imap_uids_scan_async(struct imap_session *s, const struct store_mailbox *m,
+    imap_scan_fn *done, void *arg)
 {
-	struct imap_scan *j = xcalloc(1, sizeof *j);
+	struct imap_scan_waiter *w = xcalloc(1, sizeof *w);
 
-	j->s = s;
-	j->store = s->ctx->store;
-	j->mailbox_id = mailbox_id;
-	j->done = done;
-	j->arg = arg;
-	j->rc = STORE_TEMPFAIL;
+	w->s = s;
+	w->need = m->highestmodseq;
+	w->done = done;
+	w->arg = arg;
 	imap_session_ref(s);
-	gw_workers_submit(s->ctx->workers, imap_scan_work, imap_scan_done, j);
+	imap_scan_join(s->server, m->id, w);
 }
 
 static void

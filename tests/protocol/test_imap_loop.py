@@ -172,6 +172,30 @@ def idle_updates_are_read_off_the_loop():
         r.close()
 
 
+@test
+def sessions_share_one_read_of_a_new_state():
+    # After a change every session of the mailbox needs the new state at
+    # once: one read serves them all (six reads on two workers would take
+    # three times as long).
+    sessions = [selected()[0] for _ in range(6)]
+    other = Raw(D)
+    other.login(USER)
+    append(other, sgmail.message(12))
+    t0 = time.monotonic()
+    for r in sessions:
+        r.send(b"n NOOP\r\n")
+    counts = []
+    for r in sessions:
+        lines, t = tagged(r, b"n")
+        assert t.startswith(b"n OK"), t
+        counts.append(exists(lines))
+    took = time.monotonic() - t0
+    assert len(set(map(tuple, counts))) == 1 and len(counts[0]) == 1, counts
+    assert DELAY * 0.9 <= took < DELAY * 1.8, f"{took:.2f} s for six sessions"
+    for r in sessions + [other]:
+        r.close()
+
+
 def teardown(_):
     rc, _ = D.stop()
     D.cleanup()
