@@ -88,31 +88,16 @@ imap_select_scanned(struct imap_session *s, struct imap_uids *u,
  * another session published, or is read on a worker (every message's UID,
  * flags and modseq: for a large mailbox many pages, maybe cold).
  */
-void
-imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
+static void
+imap_select_open(struct imap_session *s, const char *name, bool examine)
 {
-	const struct imap_args_select *a = &cmd->u.select;
-	char name[IMAP_NAME_MAX];
-	struct imap_select_job *j;
-	struct imap_uids *u = NULL;
+	struct imap_select_job *j = xcalloc(1, sizeof *j);
+	struct imap_uids *u;
 	struct store_mailbox m;
 	struct store_txn *t;
 	enum store_rc rc = STORE_TEMPFAIL;
 
-	/* RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected. */
-	if (s->view != NULL) {
-		imap_view_free(&s->view);
-		imap_set_state(s, IMAP_ST_AUTH);
-		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
-	}
-	if (imap_mailbox_decode(s, &a->mailbox, name, sizeof name) != 0) {
-		imap_done(s, "NO", "[CANNOT] Invalid mailbox name");
-		return;
-	}
-	if (a->condstore)
-		s->condstore = true;
-	j = xcalloc(1, sizeof *j);
-	j->examine = cmd->id == IMAP_CMD_EXAMINE;
+	j->examine = examine;
 	if ((t = store_read_begin(s->ctx->store, &rc)) != NULL) {
 		rc = store_mailbox_get(t, s->account.id, name, &m);
 		if (rc == STORE_OK)
@@ -129,6 +114,31 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 		imap_wait(s);
 		imap_uids_scan_async(s, &m, imap_select_scanned, j);
 	}
+}
+
+void
+imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
+{
+	const struct imap_args_select *a = &cmd->u.select;
+	bool examine = cmd->id == IMAP_CMD_EXAMINE;
+	struct imap_view *prev = s->view;
+	char name[IMAP_NAME_MAX];
+
+	/* RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected. The
+	 * previous view goes only after the lookup: selecting the same mailbox
+	 * again then finds its state still published. */
+	if (prev != NULL) {
+		s->view = NULL;
+		imap_set_state(s, IMAP_ST_AUTH);
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	if (a->condstore)
+		s->condstore = true;
+	if (imap_mailbox_decode(s, &a->mailbox, name, sizeof name) != 0)
+		imap_done(s, "NO", "[CANNOT] Invalid mailbox name");
+	else
+		imap_select_open(s, name, examine);
+	imap_view_free(&prev);
 }
 
 void
