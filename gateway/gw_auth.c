@@ -508,7 +508,7 @@ gw_auth_login(struct gw_ctx *ctx, enum gw_proto proto, const char *ip, const cha
 		r->in_worker = true;
 		r->next_inflight = ctx->limits->inflight;
 		ctx->limits->inflight = r;
-		gw_workers_submit(ctx->workers, gw_auth_work, gw_auth_work_done, r);
+		gw_workers_submit_slow(ctx->workers, gw_auth_work, gw_auth_work_done, r);
 	}
 	return r;
 }

@@ -30,6 +30,7 @@ struct gw_workers {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	struct gw_task	*head, *tail;
+	struct gw_task	*slow_head, *slow_tail;	/* start when head is empty */
 	bool		 quit;
 	unsigned	 n;
 	pthread_t	*threads;
@@ -126,6 +127,19 @@ gw_loopq_free(struct gw_loopq **qp)
 	*qp = NULL;
 }
 
+/* The next job, the slow ones only when nothing else waits; under w->mu. */
+static struct gw_task *
+gw_task_take(struct gw_workers *w)
+{
+	struct gw_task **head = w->head != NULL ? &w->head : &w->slow_head;
+	struct gw_task **tail = w->head != NULL ? &w->tail : &w->slow_tail;
+	struct gw_task *t = *head;
+
+	if (t != NULL && (*head = t->next) == NULL)
+		*tail = NULL;
+	return t;
+}
+
 static void *
 gw_worker_main(void *arg)
 {
@@ -134,16 +148,12 @@ gw_worker_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->quit)
+		while (w->head == NULL && w->slow_head == NULL && !w->quit)
 			pthread_cond_wait(&w->cv, &w->mu);
-		if ((t = w->head) == NULL) {
-			pthread_mutex_unlock(&w->mu);
-			return NULL;
-		}
-		w->head = t->next;
-		if (w->head == NULL)
-			w->tail = NULL;
+		t = gw_task_take(w);
 		pthread_mutex_unlock(&w->mu);
+		if (t == NULL)
+			return NULL;
 
 		t->fn(t->arg);
 		if (t->done != NULL)
@@ -180,8 +190,9 @@ gw_workers_count(const struct gw_workers *w)
 	return w->n;
 }
 
-void
-gw_workers_submit(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void *arg)
+static void
+gw_workers_push(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void *arg,
+    bool slow)
 {
 	struct gw_task *t = xcalloc(1, sizeof *t);
 
@@ -189,9 +200,24 @@ gw_workers_submit(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void
 	t->done = done;
 	t->arg = arg;
 	pthread_mutex_lock(&w->mu);
-	gw_task_push(&w->head, &w->tail, t);
+	if (slow)
+		gw_task_push(&w->slow_head, &w->slow_tail, t);
+	else
+		gw_task_push(&w->head, &w->tail, t);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void
+gw_workers_submit(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void *arg)
+{
+	gw_workers_push(w, work, done, arg, false);
+}
+
+void
+gw_workers_submit_slow(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void *arg)
+{
+	gw_workers_push(w, work, done, arg, true);
 }
 
 void

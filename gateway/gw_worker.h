@@ -29,6 +29,15 @@ unsigned gw_workers_count(const struct gw_workers *w);
  * done may be NULL. Jobs start in submission order.
  */
 void gw_workers_submit(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done, void *arg);
+/*
+ * The same for long CPU-bound work (Argon2id: 50-100 ms a run). These start
+ * only when no other job waits, so that a thousand clients logging in at
+ * once do not hold up FETCH, SEARCH or a mailbox's state for a minute; a
+ * short job waits at most for one running slow job to end. In submission
+ * order among themselves.
+ */
+void gw_workers_submit_slow(struct gw_workers *w, gw_task_fn *work, gw_task_fn *done,
+    void *arg);
 /* Finish queued jobs, join the threads; done callbacks go to the loopq. */
 void gw_workers_free(struct gw_workers **w);
 

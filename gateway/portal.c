@@ -359,7 +359,10 @@ portal_job_start(struct portal *p, struct evhttp_request *req, struct portal_job
 		return;
 	}
 	j->in_worker = true;
-	gw_workers_submit(p->ctx->workers, portal_job_work_cb, portal_job_done_cb, j);
+	if (j->slow)
+		gw_workers_submit_slow(p->ctx->workers, portal_job_work_cb, portal_job_done_cb, j);
+	else
+		gw_workers_submit(p->ctx->workers, portal_job_work_cb, portal_job_done_cb, j);
 }
 
 static void

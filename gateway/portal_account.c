@@ -315,6 +315,7 @@ portal_pw_post(struct portal *p, struct evhttp_request *req, bool api)
 		portal_job_start(p, req, &w->j, NULL, portal_pw_done, portal_pw_release);
 		return;
 	}
+	w->j.slow = true;
 	portal_job_start(p, req, &w->j, portal_pw_work, portal_pw_done, portal_pw_release);
 }
 

@@ -267,6 +267,7 @@ portal_enroll_start(struct portal *p, struct evhttp_request *req, bool api, cons
 	memcpy(e->f, f, sizeof e->f);
 	memset(f, 0, ENROLL_NFIELDS * sizeof *f);
 	portal_fields_fill(e->f, ENROLL_NFIELDS);
+	e->j.slow = true;
 	portal_job_start(p, req, &e->j, portal_enroll_work, portal_enroll_done,
 	    portal_enroll_release);
 }

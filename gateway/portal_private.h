@@ -88,6 +88,7 @@ struct portal_job {
 	portal_job_fn		*release;	/* frees the embedding struct */
 	struct event		*timer;
 	bool			 in_worker;
+	bool			 slow;		/* work runs Argon2id (gw_workers_submit_slow) */
 	struct portal_job	*prev, *next;
 };
 
