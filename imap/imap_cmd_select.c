@@ -380,57 +380,45 @@ imap_sync_close(struct imap_session *s)
 	gw_conn_close(s->conn);
 }
 
-/* Announce state now of the mailbox as m (read with it). */
+/* Announce state now of the mailbox as m (read with it); t for the
+ * keyword names. */
 static void
-imap_sync_to(struct imap_session *s, const struct store_mailbox *m, struct imap_uids *now,
-    bool allow_expunge)
+imap_sync_to(struct imap_session *s, struct store_txn *t, const struct store_mailbox *m,
+    struct imap_uids *now, bool allow_expunge)
 {
-	struct store_txn *t;
-	enum store_rc rc;
-
-	if ((t = store_read_begin(s->ctx->store, &rc)) == NULL)
-		return;
 	imap_view_set_mbox(s->view, m);
 	imap_sync_apply(s, t, now, allow_expunge);
-	store_read_end(&t);
 }
 
 /*
  * What changed since the view's state: nothing (false), or a state another
  * session published, announced at once (false), or one to read on a worker
- * (true). The mailbox record itself is a few pages, read here.
+ * (true, *mp the mailbox as read here: a few pages).
  */
 static bool
 imap_sync_check(struct imap_session *s, bool allow_expunge, struct store_mailbox *mp)
 {
 	struct imap_view *v = s->view;
-	struct imap_uids *now;
-	struct store_mailbox m;
+	struct imap_uids *now = NULL;
 	struct store_txn *t;
 	enum store_rc rc;
+	bool changed;
 
 	if (v == NULL || s->closed || (t = store_read_begin(s->ctx->store, &rc)) == NULL)
 		return false;
-	rc = store_mailbox_get_id(t, v->mbox.id, &m);
+	rc = store_mailbox_get_id(t, v->mbox.id, mp);
+	changed = rc == STORE_OK && (mp->highestmodseq != v->modseq ||
+	    (v->expunge_pending && allow_expunge));
+	if (changed && (now = imap_uids_cached(s->server, mp)) != NULL)
+		imap_sync_to(s, t, mp, now, allow_expunge);
 	store_read_end(&t);
-	if (rc == STORE_NOTFOUND) {
+	if (rc == STORE_NOTFOUND)
 		imap_sync_close(s);
-		return false;
-	}
-	if (rc != STORE_OK || (m.highestmodseq == v->modseq &&
-	    !(v->expunge_pending && allow_expunge)))
-		return false;
-	if ((now = imap_uids_cached(s->server, &m)) == NULL) {
-		*mp = m;
-		return true;
-	}
-	imap_sync_to(s, &m, now, allow_expunge);
+	if (now == NULL)
+		return changed;
 	imap_uids_release(s->server, &now);
 	return false;
 }
-
-static void imap_sync_scanned(struct imap_session *s, struct imap_uids *u,
-    const struct store_mailbox *m, enum store_rc rc, void *arg);
 
 /* Expunges may be announced but for the reply to FETCH, STORE or SEARCH
  * that waits for this sync. */
@@ -439,6 +427,23 @@ imap_sync_allow(const struct imap_session *s)
 {
 	return s->done_line == NULL || s->done_allow;
 }
+
+/* A state read on a worker, announced. */
+static void
+imap_sync_announce(struct imap_session *s, const struct store_mailbox *m,
+    struct imap_uids *now)
+{
+	struct store_txn *t;
+	enum store_rc rc;
+
+	if ((t = store_read_begin(s->ctx->store, &rc)) == NULL)
+		return;
+	imap_sync_to(s, t, m, now, imap_sync_allow(s));
+	store_read_end(&t);
+}
+
+static void imap_sync_scanned(struct imap_session *s, struct imap_uids *u,
+    const struct store_mailbox *m, enum store_rc rc, void *arg);
 
 /* Check again, and read on a worker if need be; true if it went there. */
 static bool
@@ -466,7 +471,7 @@ imap_sync_scanned(struct imap_session *s, struct imap_uids *u, const struct stor
 		if (rc == STORE_NOTFOUND)
 			imap_sync_close(s);
 		else if (u != NULL)
-			imap_sync_to(s, m, u, imap_sync_allow(s));
+			imap_sync_announce(s, m, u);
 	}
 	imap_uids_release(s->server, &u);
 	if (!alive)

@@ -112,6 +112,16 @@ class Raw:
         assert b" OK " in tagged, tagged
         return tagged
 
+    @classmethod
+    def selected(cls, d, user, mailbox, ok=b" OK "):
+        """A new client, logged in, mailbox selected (ok in the tagged
+        reply); returns it and SELECT's untagged lines."""
+        r = cls(d)
+        r.login(user)
+        lines, t = r.cmd(f"SELECT {mailbox}")
+        assert ok in t, t
+        return r, lines
+
     def close(self):
         try:
             self.sock.close()

@@ -53,18 +53,25 @@ def noop_time(r):
     return time.monotonic() - t0
 
 
+def while_reading(a, data, tag, other):
+    """Send data on a, whose reply waits for a state read; meanwhile time a
+    NOOP on other. Returns a's untagged lines and tagged reply, how long
+    that took, and how long the NOOP took."""
+    t0 = time.monotonic()
+    a.send(data)
+    time.sleep(0.2)
+    noop = noop_time(other)
+    lines, t = tagged(a, tag)
+    return lines, t, time.monotonic() - t0, noop
+
+
 @test
 def the_loop_answers_while_select_reads_a_mailbox():
     other = Raw(D)
     other.login(USER)
     a = Raw(D)
     a.login(USER)
-    t0 = time.monotonic()
-    a.send(b"s SELECT INBOX\r\n")
-    time.sleep(0.2)
-    noop = noop_time(other)
-    lines, t = tagged(a, b"s")
-    took = time.monotonic() - t0
+    lines, t, took, noop = while_reading(a, b"s SELECT INBOX\r\n", b"s", other)
     assert b"s OK [READ-WRITE]" in t, t
     assert b"* 3 EXISTS\r\n" in lines, lines
     assert took >= DELAY * 0.9, took
@@ -114,11 +121,7 @@ def a_session_that_leaves_during_select_harms_nothing():
 
 
 def selected(mailbox="INBOX"):
-    r = Raw(D)
-    r.login(USER)
-    lines, t = r.cmd(f"SELECT {mailbox}")
-    assert b" OK " in t, t
-    return r, lines
+    return Raw.selected(D, USER, mailbox)
 
 
 def exists(lines):
@@ -134,12 +137,7 @@ def updates_after_a_command_are_read_off_the_loop():
     append(other, sgmail.message(10))     # a state nobody has read yet
     # Two commands pipelined: the first's reply waits for the new state,
     # the second is read only after it, and both come in order.
-    t0 = time.monotonic()
-    a.send(b"x NOOP\r\ny NOOP\r\n")
-    time.sleep(0.2)
-    noop = noop_time(other)
-    lines, t = tagged(a, b"x")
-    took = time.monotonic() - t0
+    lines, t, took, noop = while_reading(a, b"x NOOP\r\ny NOOP\r\n", b"x", other)
     assert t.startswith(b"x OK"), t
     assert exists(lines) == [n + 1], lines
     assert took >= DELAY * 0.9, took

@@ -28,11 +28,7 @@ def setup():
 
 
 def login_select(mailbox="Box"):
-    r = Raw(D)
-    r.login(USER)
-    lines, t = r.cmd(f"SELECT {mailbox}")
-    assert b"OK [READ-WRITE]" in t, t
-    return r, lines
+    return Raw.selected(D, USER, mailbox, ok=b"OK [READ-WRITE]")
 
 
 def search(r, q):

@@ -39,11 +39,7 @@ def setup():
 
 
 def session(mailbox="Shared"):
-    r = Raw(D)
-    r.login(USER)
-    lines, t = r.cmd(f"SELECT {mailbox}")
-    assert b" OK " in t, t
-    return r, lines
+    return Raw.selected(D, USER, mailbox)
 
 
 def uids(r):

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -46,6 +47,55 @@ job_run(void *arg)
 	sem_post(&j->o->ran);
 }
 
+/* One worker and a loop queue (no loop runs: the jobs have no done). */
+struct fx {
+	struct event_base	*base;
+	struct gw_loopq		*q;
+	struct gw_workers	*w;
+	struct order		 o;
+};
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	f->base = event_base_new();
+	f->q = gw_loopq_new(f->base);
+	f->w = gw_workers_new(f->q, 1);
+	pthread_mutex_init(&f->o.mu, NULL);
+	sem_init(&f->o.gate, 0, 0);
+	sem_init(&f->o.ran, 0, 0);
+	sem_init(&f->o.holding, 0, 0);
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	gw_workers_free(&f->w);
+	gw_loopq_free(&f->q);
+	event_base_free(f->base);
+	sem_destroy(&f->o.gate);
+	sem_destroy(&f->o.ran);
+	sem_destroy(&f->o.holding);
+	pthread_mutex_destroy(&f->o.mu);
+	free(f);
+	return 0;
+}
+
+/* Let the holding job go and wait for n jobs in all to have run. */
+static void
+release_and_wait(struct order *o, int n)
+{
+	sem_post(&o->gate);
+	while (n-- > 0)
+		sem_wait(&o->ran);
+}
+
 /*
  * One worker, held by a slow job; three more slow jobs and then two short
  * ones are queued. When the worker comes free the short ones run first
@@ -54,77 +104,49 @@ job_run(void *arg)
 static void
 test_short_jobs_pass_queued_slow_ones(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct gw_loopq *q = gw_loopq_new(base);
-	struct gw_workers *w = gw_workers_new(q, 1);
-	struct order o = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct fx *f = *state;
 	struct job jobs[6];
 	const int want[] = { 0, 4, 5, 1, 2, 3 };
 	int i;
 
-	(void)state;
-	sem_init(&o.gate, 0, 0);
-	sem_init(&o.ran, 0, 0);
-	sem_init(&o.holding, 0, 0);
 	for (i = 0; i < 6; i++)
-		jobs[i] = (struct job){ .o = &o, .id = i, .hold = i == 0 };
-	gw_workers_submit_slow(w, job_run, NULL, &jobs[0]);
-	sem_wait(&o.holding);		/* the worker is busy with it */
+		jobs[i] = (struct job){ .o = &f->o, .id = i, .hold = i == 0 };
+	gw_workers_submit_slow(f->w, job_run, NULL, &jobs[0]);
+	sem_wait(&f->o.holding);		/* the worker is busy with it */
 	for (i = 1; i < 4; i++)
-		gw_workers_submit_slow(w, job_run, NULL, &jobs[i]);
+		gw_workers_submit_slow(f->w, job_run, NULL, &jobs[i]);
 	for (i = 4; i < 6; i++)
-		gw_workers_submit(w, job_run, NULL, &jobs[i]);
-	sem_post(&o.gate);
-	for (i = 0; i < 6; i++)
-		sem_wait(&o.ran);
-	assert_int_equal(o.n, 6);
-	assert_memory_equal(o.seen, want, sizeof want);
-	gw_workers_free(&w);
-	gw_loopq_free(&q);
-	event_base_free(base);
-	sem_destroy(&o.gate);
-	sem_destroy(&o.ran);
-	sem_destroy(&o.holding);
+		gw_workers_submit(f->w, job_run, NULL, &jobs[i]);
+	release_and_wait(&f->o, 6);
+	assert_int_equal(f->o.n, 6);
+	assert_memory_equal(f->o.seen, want, sizeof want);
 }
 
 /* Without slow jobs: submission order. */
 static void
 test_jobs_start_in_submission_order(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct gw_loopq *q = gw_loopq_new(base);
-	struct gw_workers *w = gw_workers_new(q, 1);
-	struct order o = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct fx *f = *state;
 	struct job jobs[NJOBS];
 	int i;
 
-	(void)state;
-	sem_init(&o.gate, 0, 0);
-	sem_init(&o.ran, 0, 0);
-	sem_init(&o.holding, 0, 0);
 	for (i = 0; i < NJOBS; i++) {
-		jobs[i] = (struct job){ .o = &o, .id = i, .hold = i == 0 };
-		gw_workers_submit(w, job_run, NULL, &jobs[i]);
+		jobs[i] = (struct job){ .o = &f->o, .id = i, .hold = i == 0 };
+		gw_workers_submit(f->w, job_run, NULL, &jobs[i]);
 	}
-	sem_post(&o.gate);
+	release_and_wait(&f->o, NJOBS);
 	for (i = 0; i < NJOBS; i++)
-		sem_wait(&o.ran);
-	for (i = 0; i < NJOBS; i++)
-		assert_int_equal(o.seen[i], i);
-	gw_workers_free(&w);
-	gw_loopq_free(&q);
-	event_base_free(base);
-	sem_destroy(&o.gate);
-	sem_destroy(&o.ran);
-	sem_destroy(&o.holding);
+		assert_int_equal(f->o.seen[i], i);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jobs_start_in_submission_order),
-		cmocka_unit_test(test_short_jobs_pass_queued_slow_ones),
+		cmocka_unit_test_setup_teardown(test_jobs_start_in_submission_order, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_short_jobs_pass_queued_slow_ones, fx_setup,
+		    fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
