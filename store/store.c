@@ -186,7 +186,8 @@ meta_seed(struct store_txn *t, void *arg)
 static int
 txn_direct(struct store *st, store_op_fn *fn, char **err_out)
 {
-	struct store_txn t = { .st = st, .now = sg_now(), .write = true };
+	struct store_walbuf wb = { NULL, 0, 0, NULL, 0, 0 };
+	struct store_txn t = { .st = st, .now = sg_now(), .write = true, .wal = &wb };
 	enum store_rc rc;
 	int mrc;
 
@@ -194,14 +195,18 @@ txn_direct(struct store *st, store_op_fn *fn, char **err_out)
 		*err_out = xasprintf("store: cannot begin: %s", mdb_strerror(mrc));
 		return -1;
 	}
+	store_walbuf_reset(&wb);
 	rc = fn(&t, NULL);
 	if (rc != STORE_OK) {
 		mdb_txn_abort(t.txn);
+		store_walbuf_free(&wb);
 		*err_out = xasprintf("store: %s", rc == STORE_INVALID ?
 		    "unknown schema version (made by a newer sealgate?)" : store_rc_str(rc));
 		return -1;
 	}
-	if ((mrc = mdb_txn_commit(t.txn)) != 0) {
+	mrc = store_wal_commit(st, t.txn, &wb);
+	store_walbuf_free(&wb);
+	if (mrc != 0) {
 		*err_out = xasprintf("store: cannot commit: %s", mdb_strerror(mrc));
 		return -1;
 	}
@@ -313,12 +318,18 @@ store_open_env(struct store *st, const struct store_opts *o, char **err_out)
 	int rc;
 
 	map = map_initial(env_dir, o->map_size, st->max_size);
-	rc = env_open(st, env_dir, map, err_out);
+	/* The log's locks and recovery come first: LMDB must open the
+	 * checkpoint's snapshot after a crash, not a file the power cut tore. */
+	rc = st->read_only ? store_wal_open_ro(st, env_dir, err_out) :
+	    store_wal_open(st, env_dir, o, err_out);
+	if (rc == 0)
+		rc = env_open(st, env_dir, map, err_out);
 	free(env_dir);
+	store_wal_open_done(st);
 	if (rc != 0 || dbs_open(st, err_out) != 0)
 		return -1;
 	if (!st->read_only)
-		return txn_direct(st, meta_seed, err_out);
+		return store_wal_start(st, err_out) == 0 ? txn_direct(st, meta_seed, err_out) : -1;
 	return 0;
 }
 
@@ -336,6 +347,7 @@ store_open(const struct store_opts *o, char **err_out)
 	    (!st->read_only && store_writer_start(st) != 0)) {
 		if (*err_out == NULL)
 			*err_out = xstrdup("store: cannot start the writer thread");
+		store_wal_close(st);
 		if (st->env != NULL)
 			mdb_env_close(st->env);
 		keys_free(st);
@@ -358,6 +370,7 @@ store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	store_writer_stop(st);
+	store_wal_close(st);	/* the last checkpoint; its pin goes before the env */
 	mdb_env_close(st->env);
 	keys_free(st);
 	sync_destroy(st);

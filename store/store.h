@@ -64,6 +64,10 @@ struct store_opts {
 	uint64_t	 map_size;	/* initial map; 0: max(256 MiB, twice the data
 					 * file), within max_size */
 	bool		 read_only;	/* admin commands that only read */
+	uint64_t	 wal_segment;	/* the log moves to its other file after this
+					 * many bytes; 0: 64 MiB (tests make it small) */
+	uint64_t	 checkpoint_bytes; /* a checkpoint after this much log;
+					 * 0: 64 MiB */
 };
 
 /* Create data_dir/store, index.key, queue.key and the recovery key pair
@@ -76,6 +80,10 @@ int store_init(const char *data_dir, char **err_out);
 struct store *store_open(const struct store_opts *o, char **err_out);
 /* Finish every queued write, stop the writer, close the environment. */
 void store_close(struct store **st);
+/* Commits are durable in the write-ahead log; this makes the data file
+ * durable up to now too (what the checkpoint thread does every second or
+ * 8 MiB of log), so that recovery would have nothing to replay. 0 or -1. */
+int store_checkpoint(struct store *st);
 
 /* How completions of store_write() reach the event loop: post(ctx, fn, arg)
  * must run fn(arg) on the loop thread. Set once, before the first write.

@@ -8,6 +8,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "crypto/sec.h"
@@ -45,6 +46,14 @@ extern const char *const store_db_names[STORE_DB_COUNT];
 #define STORE_GROUP_WAIT_US	4000		/* group window: the longest wait for a batch */
 #define STORE_LAZY_US		250000		/* the longest a lazy write waits */
 #define STORE_WRAP_MAX		160		/* password 122, token 73, recovery 81 */
+#define STORE_WAL_HEAD		32		/* a log record's header */
+#define STORE_WAL_MAGIC		0x53475752u	/* "SGWR" */
+#define STORE_WAL_VERSION	1
+#define STORE_WAL_PUT		1		/* entry kinds */
+#define STORE_WAL_DEL		2
+#define STORE_WAL_SWITCH	(64ull << 20)	/* a segment this long: the next one, if free */
+#define STORE_CKPT_BYTES	(64ull << 20)	/* a checkpoint after this much log */
+#define STORE_CKPT_SECS		1		/* or after this long, if anything was logged */
 
 /*
  * The map lock: every LMDB transaction of this process (read or write)
@@ -69,6 +78,42 @@ struct store_idset {
 };
 
 struct store_wop;
+
+/* The puts and deletes of one write transaction, as its log record. */
+struct store_walbuf {
+	uint8_t		*p;		/* STORE_WAL_HEAD bytes of header, entries */
+	size_t		 len, cap;
+	uint8_t		*rsv;		/* a reserved value the op is still filling */
+	size_t		 rsv_off, rsv_len;
+};
+
+struct store_walpos {
+	uint64_t	 off;
+	uint32_t	 gen;
+	uint8_t		 seg;
+};
+
+/* store_wal.c's state. */
+struct store_wal {
+	char			*dir;
+	bool			 on;		/* commits go through the log */
+	bool			 alone;		/* nobody else had the store open */
+	bool			 have_ckpt;
+	int			 lock_fd, ckpt_fd, data_fd, seg_fd[2];
+	uint64_t		 seg_len[2];	/* bytes the segment file is known to have */
+	size_t			 psize;
+	uint64_t		 switch_at, ckpt_bytes;
+	struct store_walpos	 start;		/* replay start of wal.ckpt at open */
+	_Atomic uint64_t	 dirty;		/* log bytes since the last checkpoint */
+	_Atomic uint32_t	 durable_gen;	/* generation the last checkpoint starts in */
+	pthread_t		 thread;
+	bool			 thread_started, stop;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_mutex_t		 ckpt_mu;	/* one checkpoint at a time */
+	MDB_txn			*pin;		/* read txn on the last durable checkpoint */
+	uint64_t		 checkpoints;
+};
 
 struct store {
 	MDB_env			*env;
@@ -96,6 +141,7 @@ struct store {
 	void			*post_ctx;
 	store_change_fn		*change_fn;
 	void			*change_ctx;
+	struct store_wal	 wal;
 };
 
 struct store_txn {
@@ -106,6 +152,7 @@ struct store_txn {
 	int			 mdb_err;	/* first LMDB failure the writer must see */
 	struct store_idset	*mboxes, *accts;	/* write ops only */
 	uint64_t		 bytes;		/* payload written (batch cap) */
+	struct store_walbuf	*wal;		/* write txns: what to log */
 };
 
 /* ---- store.c: the map lock, LMDB helpers ---- */
@@ -149,6 +196,36 @@ void store_write_detached(struct store *st, store_op_fn *op, void *arg,
  * other writes to share their commit. */
 void store_write_lazy(struct store *st, store_op_fn *op, void *arg,
     void (*release)(void *arg));
+
+/* ---- store_walrec.c: a log record, without files ---- */
+
+void store_walbuf_reset(struct store_walbuf *b);
+void store_walbuf_free(struct store_walbuf *b);
+void store_walbuf_settle(struct store_walbuf *b);
+void store_walbuf_put(struct store_walbuf *b, enum store_db db, const void *k, size_t klen,
+    const void *v, size_t vlen);
+void store_walbuf_reserve(struct store_walbuf *b, enum store_db db, const void *k,
+    size_t klen, size_t vlen);
+void store_walbuf_del(struct store_walbuf *b, enum store_db db, const void *k, size_t klen);
+uint32_t store_wal_crc(uint32_t crc, const void *p, size_t n);
+void store_wal_head_fill(uint8_t *h, const struct store_walpos *pos, uint64_t txnid,
+    size_t len);
+void store_wal_head_seal(uint8_t *rec, size_t len);
+typedef int store_wal_entry_fn(void *arg, bool del, enum store_db db, const uint8_t *k,
+    size_t klen, const uint8_t *v, size_t vlen);
+int store_wal_check(uint8_t *rec, size_t len);
+int store_wal_entries(const uint8_t *rec, size_t len, store_wal_entry_fn *fn, void *arg);
+
+/* ---- store_wal.c: the log's files, commits, checkpoints, recovery ---- */
+
+int store_wal_open(struct store *st, const char *env_dir, const struct store_opts *o,
+    char **err_out);
+int store_wal_open_ro(struct store *st, const char *env_dir, char **err_out);
+void store_wal_open_done(struct store *st);
+int store_wal_start(struct store *st, char **err_out);
+int store_wal_commit(struct store *st, MDB_txn *txn, struct store_walbuf *b);
+void store_wal_close(struct store *st);
+uint64_t store_wal_checkpoints(struct store *st);	/* made by this handle */
 
 /* ---- store_codec.c ---- */
 

@@ -195,10 +195,18 @@ store_db_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
 {
 	MDB_val key = { klen, (void *)(uintptr_t)k };
 	MDB_val val = { vlen, (void *)(uintptr_t)v };
+	size_t mark = t->wal != NULL ? t->wal->len : 0;
+	enum store_rc rc;
 
 	if (!t->write)
 		return STORE_INVALID;
-	return store_mdb_rc(t, mdb_put(t->txn, t->st->dbi[db], &key, &val, 0), "put");
+	/* Logged first: k or v may point into a page this put rewrites. */
+	if (t->wal != NULL)
+		store_walbuf_put(t->wal, db, k, klen, v, vlen);
+	rc = store_mdb_rc(t, mdb_put(t->txn, t->st->dbi[db], &key, &val, 0), "put");
+	if (rc != STORE_OK && t->wal != NULL)
+		t->wal->len = mark;
+	return rc;
 }
 
 enum store_rc
@@ -207,15 +215,22 @@ store_db_reserve(struct store_txn *t, enum store_db db, const void *k, size_t kl
 {
 	MDB_val key = { klen, (void *)(uintptr_t)k };
 	MDB_val val = { vlen, NULL };
+	size_t mark = t->wal != NULL ? t->wal->len : 0;
 	enum store_rc rc;
 
 	*p_out = NULL;
 	if (!t->write)
 		return STORE_INVALID;
+	if (t->wal != NULL)
+		store_walbuf_reserve(t->wal, db, k, klen, vlen);
 	rc = store_mdb_rc(t, mdb_put(t->txn, t->st->dbi[db], &key, &val, MDB_RESERVE),
 	    "reserve");
 	if (rc == STORE_OK)
 		*p_out = val.mv_data;
+	if (t->wal != NULL && rc == STORE_OK)
+		t->wal->rsv = val.mv_data;	/* copied once the op has filled it */
+	else if (t->wal != NULL)
+		t->wal->len = mark;
 	return rc;
 }
 
@@ -223,10 +238,17 @@ enum store_rc
 store_db_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
 {
 	MDB_val key = { klen, (void *)(uintptr_t)k };
+	size_t mark = t->wal != NULL ? t->wal->len : 0;
+	enum store_rc rc;
 
 	if (!t->write)
 		return STORE_INVALID;
-	return store_mdb_rc(t, mdb_del(t->txn, t->st->dbi[db], &key, NULL), "del");
+	if (t->wal != NULL)
+		store_walbuf_del(t->wal, db, k, klen);
+	rc = store_mdb_rc(t, mdb_del(t->txn, t->st->dbi[db], &key, NULL), "del");
+	if (rc != STORE_OK && t->wal != NULL)
+		t->wal->len = mark;
+	return rc;
 }
 
 enum store_rc

@@ -48,6 +48,7 @@ struct batch {
 	bool			 gathering;	/* batch_more may add ops */
 	struct timespec		 deadline;	/* of the group window */
 	struct store_idset	 mboxes, accts;
+	struct store_walbuf	 wal;		/* the batch's log record */
 	uint64_t		 commit_us;
 };
 
@@ -221,8 +222,8 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
     uint64_t *bytes)
 {
 	struct store_txn t = { .st = st, .now = sg_now(), .write = true,
-	    .mboxes = &b->mboxes, .accts = &b->accts };
-	size_t nm = b->mboxes.n, na = b->accts.n;
+	    .mboxes = &b->mboxes, .accts = &b->accts, .wal = &b->wal };
+	size_t nm = b->mboxes.n, na = b->accts.n, logged = b->wal.len;
 	int mrc;
 
 	if ((mrc = mdb_txn_begin(st->env, parent, 0, &t.txn)) != 0) {
@@ -232,8 +233,10 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
 	w->rc = w->op(&t, w->arg);
 	if (t.mdb_err == MDB_MAP_FULL || t.mdb_err == MDB_TXN_FULL) {
 		mdb_txn_abort(t.txn);
+		b->wal.rsv = NULL;
 		return t.mdb_err;
 	}
+	store_walbuf_settle(&b->wal);
 	if (w->rc == STORE_OK) {
 		if ((mrc = mdb_txn_commit(t.txn)) != 0)
 			w->rc = store_mdb_rc(&t, mrc, "commit_nested");
@@ -243,6 +246,7 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
 	if (w->rc != STORE_OK) {
 		b->mboxes.n = nm;	/* a failed op changed nothing */
 		b->accts.n = na;
+		b->wal.len = logged;
 	} else {
 		*bytes += t.bytes;
 	}
@@ -261,6 +265,7 @@ batch_try(struct store *st, struct batch *b, long *full_op)
 	int mrc;
 
 	b->mboxes.n = b->accts.n = 0;
+	store_walbuf_reset(&b->wal);
 	b->cut = b->limit;
 	*full_op = -1;
 	store_maplock_rd(&st->maplock);
@@ -294,7 +299,7 @@ batch_try(struct store *st, struct batch *b, long *full_op)
 	if (i >= b->limit)
 		b->cut = b->limit;
 	t0 = mono_us();
-	mrc = mdb_txn_commit(parent);
+	mrc = store_wal_commit(st, parent, &b->wal);
 	b->commit_us = mono_us() - t0;
 	store_maplock_rd_end(&st->maplock);
 	if (mrc == MDB_MAP_FULL)
@@ -503,6 +508,7 @@ writer_main(void *arg)
 	}
 	free(b->mboxes.v);
 	free(b->accts.v);
+	store_walbuf_free(&b->wal);
 	free(b);
 	return NULL;
 }
