@@ -2,7 +2,8 @@
  * store_test.h: helpers shared by the store/ unit tests: a fresh store in
  * a temporary directory, LMDB-mtest style CHECK macros, and sealing the
  * way ingest does it (content key, sec_encrypt of message and summary,
- * the key sealed to the account).
+ * the key sealed to the account); and the appenders the crash and
+ * power-loss tests kill, with the check of what they reported.
  */
 #ifndef STORE_TEST_H
 #define STORE_TEST_H
@@ -317,6 +318,187 @@ static inline void
 t_barrier(struct store *st)
 {
 	CHECK_RC(store_write_wait(st, t_nop_op, NULL), STORE_OK);
+}
+
+/* ---- appenders killed mid-write (test_store_crash.c, test_store_powerloss.c) ---- */
+
+/* What an appender reports on its pipe for each append it was told is
+ * committed, as it is in memory: keep it small (one write of it must be
+ * atomic) and its layout as it is. */
+struct t_record {
+	uint32_t	round, thread, seq, uid;
+	uint64_t	blob;
+};
+_Static_assert(sizeof(struct t_record) < 512, "a record within POSIX's least PIPE_BUF");
+
+/* The account the appenders write to, and every record they reported. */
+struct t_reports {
+	const char		*tag;	/* in each message's Subject */
+	struct store_account	 a;
+	struct sec_sk		*sk;
+	uint64_t		 inbox;
+	struct t_record		*seen;
+	size_t			 nseen, cap;
+};
+
+/* A fresh store in dir with an account to append to, logged in for its
+ * key. */
+static inline void
+t_reports_init(struct t_reports *rp, const char *dir, const char *tag, const char *address,
+    const char *pw)
+{
+	struct store *st = t_store_new(dir);
+	struct store_account l;
+
+	memset(rp, 0, sizeof *rp);
+	rp->tag = tag;
+	CHECK_RC(store_account_add(st, address, pw, strlen(pw), SEC_KDF_INTERACTIVE, &rp->a),
+	    STORE_OK);
+	CHECK_RC(store_login(st, address, pw, strlen(pw), &l, &rp->sk), STORE_OK);
+	rp->inbox = t_mbox_id(st, rp->a.id, "INBOX");
+	store_close(&st);	/* no writer thread is alive when the test forks */
+}
+
+static inline void
+t_reports_free(struct t_reports *rp)
+{
+	sec_sk_unref(&rp->sk);
+	free(rp->seen);
+	rp->seen = NULL;
+	rp->nseen = rp->cap = 0;
+}
+
+/* The message a (round, thread, seq) sends: a header naming it, then
+ * 100..20000 bytes of a pattern from the same seed. */
+static inline size_t
+t_message_text(char **out, const char *tag, uint32_t round, uint32_t thread, uint32_t seq)
+{
+	uint32_t seed = round * 1000003u + thread * 7919u + seq, x = seed | 1;
+	size_t head, hmax = 64 + strlen(tag), pad = 100 + seed % 19901, i;
+	char *p = xmalloc(hmax + pad);
+
+	head = (size_t)snprintf(p, hmax, "Subject: %s %u/%u/%u\r\n\r\n", tag, round, thread,
+	    seq);
+	for (i = 0; i < pad; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[head + i] = (char)('a' + x % 26);
+	}
+	*out = p;
+	return head + pad;
+}
+
+struct t_appender {
+	struct store		*st;
+	const struct t_reports	*rp;
+	uint32_t		 round, thread;
+	int			 fd;
+};
+
+/* Appends (round, thread, 0, 1, ...) until the process is killed and
+ * reports each on fd once it is committed; exits 3 when an append fails,
+ * 4 when a report does. */
+static inline void *
+t_appender(void *arg)
+{
+	struct t_appender *c = arg;
+	struct t_sealed s;
+	struct t_append ap = { .s = &s, .account_id = c->rp->a.id,
+	    .mailbox_id = c->rp->inbox };
+	struct t_record r = { .round = c->round, .thread = c->thread };
+	char *text;
+	size_t len;
+
+	for (r.seq = 0;; r.seq++) {
+		len = t_message_text(&text, c->rp->tag, c->round, c->thread, r.seq);
+		t_seal(&s, c->rp->a.pk, text, len, text, 20);
+		if (store_write_wait(c->st, t_append_op, &ap) != STORE_OK)
+			_exit(3);
+		r.uid = ap.out.uid;
+		r.blob = ap.out.blob_id;
+		/* bounds: a record is far below PIPE_BUF, so the write is atomic */
+		if (write(c->fd, &r, sizeof r) != (ssize_t)sizeof r)
+			_exit(4);
+		t_sealed_free(&s);
+		free(text);
+	}
+	return NULL;
+}
+
+/* n appenders on st, numbered from first, each reporting to fd; exits 5
+ * when one does not start. */
+static inline void
+t_appenders_start(struct store *st, const struct t_reports *rp, uint32_t round,
+    uint32_t first, uint32_t n, int fd)
+{
+	struct t_appender *c = xcalloc(n, sizeof *c);	/* theirs until the kill */
+	pthread_t th;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		c[i] = (struct t_appender){ .st = st, .rp = rp, .round = round,
+		    .thread = first + i, .fd = fd };
+		if (pthread_create(&th, NULL, t_appender, &c[i]) != 0)
+			_exit(5);
+	}
+}
+
+static inline void
+t_reports_add(struct t_reports *rp, const struct t_record *r)
+{
+	if (rp->nseen == rp->cap) {
+		rp->cap = rp->cap == 0 ? 1024 : rp->cap * 2;
+		rp->seen = xreallocarray(rp->seen, rp->cap, sizeof *rp->seen);
+	}
+	rp->seen[rp->nseen++] = *r;
+}
+
+/* The reports on fd until every writer end is closed. */
+static inline void
+t_collect(struct t_reports *rp, int fd)
+{
+	struct t_record r;
+	ssize_t n;
+
+	while ((n = read(fd, &r, sizeof r)) == (ssize_t)sizeof r)
+		t_reports_add(rp, &r);
+	CHECK(n == 0);	/* never a torn record */
+}
+
+/* Every reported message is there and decrypts to what was sent, in the
+ * store opened with o after round. */
+static inline void
+t_verify(const struct t_reports *rp, const struct store_opts *o, uint32_t round)
+{
+	struct sec_buf pt = { NULL, 0, 0 };
+	struct store_msg m;
+	struct store_txn *t;
+	struct store *st;
+	enum store_rc rc;
+	size_t i, len;
+	char *text, *err = NULL;
+
+	if ((st = store_open(o, &err)) == NULL)
+		fail_msg("round %u: store_open: %s", round, err != NULL ? err : "?");
+	for (i = 0; i < rp->nseen; i++) {
+		const struct t_record *r = &rp->seen[i];
+
+		CHECK((t = store_read_begin(st, &rc)) != NULL);
+		rc = store_msg_get(t, rp->inbox, r->uid, &m);
+		store_read_end(&t);
+		if (rc != STORE_OK)
+			fail_msg("round %u: message %u/%u/%u (uid %u) lost: %s", round,
+			    r->round, r->thread, r->seq, r->uid, store_rc_str(rc));
+		CHECK(m.blob_id == r->blob);
+		CHECK(t_read(st, rp->sk, rp->a.id, m.blob_id, &pt, NULL) == 0);
+		len = t_message_text(&text, rp->tag, r->round, r->thread, r->seq);
+		CHECK(pt.len == len && memcmp(pt.data, text, len) == 0);
+		free(text);
+		sec_buf_wipe(&pt);
+	}
+	CHECK(t_mbox(st, rp->inbox).messages >= rp->nseen);
+	store_close(&st);
 }
 
 /* ---- files ---- */

@@ -1415,92 +1415,11 @@ test_simulator_two_processes(void **state)
 
 /* ---- the store under power cuts ---- */
 
-struct record {
-	uint32_t	round, thread, seq, uid;
-	uint64_t	blob;
-};
-
 struct pl_fx {
 	char			*dir, *jpath;
-	struct store_account	 a;
-	struct sec_sk		*sk;
-	uint64_t		 inbox;
-	struct record		*seen;
-	size_t			 nseen, cap;
 	struct store_opts	 o;	/* every open, the children's and verify's */
+	struct t_reports	 rp;
 };
-
-/* The message a (round, thread, seq) sends: a header naming it, then
- * 100..20000 bytes of a pattern from the same seed. */
-static size_t
-message_text(char **out, uint32_t round, uint32_t thread, uint32_t seq)
-{
-	uint32_t seed = round * 1000003u + thread * 7919u + seq, x = seed | 1;
-	size_t head, pad = 100 + seed % 19901, i;
-	char *p = xmalloc(64 + pad);
-
-	head = (size_t)snprintf(p, 64, "Subject: powerloss %u/%u/%u\r\n\r\n", round, thread,
-	    seq);
-	for (i = 0; i < pad; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[head + i] = (char)('a' + x % 26);
-	}
-	*out = p;
-	return head + pad;
-}
-
-struct child {
-	struct store		*st;
-	const struct pl_fx	*fx;
-	uint32_t		 round, thread;
-	int			 fd;
-};
-
-static void *
-child_thread(void *arg)
-{
-	struct child *c = arg;
-	struct t_sealed s;
-	struct t_append ap = { .s = &s, .account_id = c->fx->a.id,
-	    .mailbox_id = c->fx->inbox };
-	struct record r = { .round = c->round, .thread = c->thread };
-	char *text;
-	size_t len;
-
-	for (r.seq = 0;; r.seq++) {
-		len = message_text(&text, c->round, c->thread, r.seq);
-		t_seal(&s, c->fx->a.pk, text, len, text, 20);
-		if (store_write_wait(c->st, t_append_op, &ap) != STORE_OK)
-			_exit(3);
-		r.uid = ap.out.uid;
-		r.blob = ap.out.blob_id;
-		/* bounds: a record is far below PIPE_BUF, so the write is atomic */
-		if (write(c->fd, &r, sizeof r) != (ssize_t)sizeof r)
-			_exit(4);
-		t_sealed_free(&s);
-		free(text);
-	}
-	return NULL;
-}
-
-/* n threads appending to st, numbered from first, each reporting to fd. */
-static void
-writers_start(struct store *st, const struct pl_fx *fx, uint32_t round, uint32_t first,
-    uint32_t n, int fd)
-{
-	struct child *c = xcalloc(n, sizeof *c);	/* theirs until the kill */
-	pthread_t th;
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		c[i] = (struct child){ .st = st, .fx = fx, .round = round, .thread = first + i,
-		    .fd = fd };
-		if (pthread_create(&th, NULL, child_thread, &c[i]) != 0)
-			_exit(5);
-	}
-}
 
 static void
 child_main(const struct pl_fx *fx, uint32_t round, int fd)
@@ -1511,65 +1430,9 @@ child_main(const struct pl_fx *fx, uint32_t round, int fd)
 	pl_start(fx->jpath);	/* before the store writes anything */
 	if ((st = store_open(&fx->o, &err)) == NULL)
 		_exit(2);
-	writers_start(st, fx, round, 0, CHILD_THREADS, fd);
+	t_appenders_start(st, &fx->rp, round, 0, CHILD_THREADS, fd);
 	for (;;)
 		pause();	/* until SIGKILL */
-}
-
-static void
-seen_add(struct pl_fx *fx, const struct record *r)
-{
-	if (fx->nseen == fx->cap) {
-		fx->cap = fx->cap == 0 ? 1024 : fx->cap * 2;
-		fx->seen = xreallocarray(fx->seen, fx->cap, sizeof *fx->seen);
-	}
-	fx->seen[fx->nseen++] = *r;
-}
-
-static void
-collect(struct pl_fx *fx, int fd)
-{
-	struct record r;
-	ssize_t n;
-
-	while ((n = read(fd, &r, sizeof r)) == (ssize_t)sizeof r)
-		seen_add(fx, &r);
-	CHECK(n == 0);	/* never a torn record */
-}
-
-/* Every reported message is there and decrypts to what was sent. */
-static void
-verify(struct pl_fx *fx, uint32_t round)
-{
-	struct sec_buf pt = { NULL, 0, 0 };
-	struct store_msg m;
-	struct store_txn *t;
-	struct store *st;
-	enum store_rc rc;
-	size_t i, len;
-	char *text, *err = NULL;
-
-	if ((st = store_open(&fx->o, &err)) == NULL)
-		fail_msg("round %u: store_open after the power cut: %s", round,
-		    err != NULL ? err : "?");
-	for (i = 0; i < fx->nseen; i++) {
-		const struct record *r = &fx->seen[i];
-
-		CHECK((t = store_read_begin(st, &rc)) != NULL);
-		rc = store_msg_get(t, fx->inbox, r->uid, &m);
-		store_read_end(&t);
-		if (rc != STORE_OK)
-			fail_msg("round %u: message %u/%u/%u (uid %u) lost: %s", round,
-			    r->round, r->thread, r->seq, r->uid, store_rc_str(rc));
-		CHECK(m.blob_id == r->blob);
-		CHECK(t_read(st, fx->sk, fx->a.id, m.blob_id, &pt, NULL) == 0);
-		len = message_text(&text, r->round, r->thread, r->seq);
-		CHECK(pt.len == len && memcmp(pt.data, text, len) == 0);
-		free(text);
-		sec_buf_wipe(&pt);
-	}
-	CHECK(t_mbox(st, fx->inbox).messages >= fx->nseen);
-	store_close(&st);
 }
 
 /* One child appending from CHILD_THREADS threads, killed, the power cut
@@ -1592,19 +1455,19 @@ power_cut_round(struct pl_fx *fx, uint32_t round, struct pl_stats *stats,
 	close(fds[1]);
 	t_sleep_ms(60 + sec_random_uniform(340));
 	CHECK(kill(pid, SIGKILL) == 0);
-	before = fx->nseen;
-	collect(fx, fds[0]);
+	before = fx->rp.nseen;
+	t_collect(&fx->rp, fds[0]);
 	close(fds[0]);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		fail_msg("round %u: the child exited %d (90..94: the recorder)", round,
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	CHECK(fx->nseen > before);	/* the child got something done */
+	CHECK(fx->rp.nseen > before);	/* the child got something done */
 	if (cs != NULL)
 		pl_census(fx->jpath, cs);
 	pl_power_cut(fx->jpath, PL_RANDOM, stats);
 	unlink(fx->jpath);
-	verify(fx, round);
+	t_verify(&fx->rp, &fx->o, round);
 }
 
 static void
@@ -1618,7 +1481,7 @@ test_power_cut_loses_nothing(void **state)
 	for (round = 0; round < ROUNDS; round++)
 		power_cut_round(fx, round, &stats, NULL);
 	print_message("# %zu committed appends verified over %d power cuts; "
-	    "%lu blocks reverted, %lu kept\n", fx->nseen, ROUNDS, stats.reverted, stats.kept);
+	    "%lu blocks reverted, %lu kept\n", fx->rp.nseen, ROUNDS, stats.reverted, stats.kept);
 }
 
 /* A log small enough for a round to see many checkpoints and switches. */
@@ -1671,7 +1534,7 @@ test_power_cut_small_log(void **state)
 	for (round = 0; round < SMALL_ROUNDS; round++)
 		power_cut_round(fx, round, &stats, &cs);
 	print_message("# small log: %zu committed appends verified over %d power cuts; "
-	    "%lu blocks reverted, %lu kept\n", fx->nseen, SMALL_ROUNDS, stats.reverted,
+	    "%lu blocks reverted, %lu kept\n", fx->rp.nseen, SMALL_ROUNDS, stats.reverted,
 	    stats.kept);
 	census_print("small log", &cs);
 	census_check(&cs, SMALL_ROUNDS, 1);
@@ -1702,7 +1565,7 @@ admin_main(const struct pl_fx *fx, uint32_t round, int fd)
 		_exit(2);
 	if (pl_data_writes != 0)
 		_exit(PL_EXIT_RECOVERED);
-	writers_start(st, fx, round, DUO_THREADS, DUO_THREADS, fd);
+	t_appenders_start(st, &fx->rp, round, DUO_THREADS, DUO_THREADS, fd);
 	for (;;)
 		pause();	/* until SIGKILL */
 }
@@ -1737,7 +1600,7 @@ daemon_main(const struct pl_fx *fx, uint32_t round, int fd)
 	close(go[0]);
 	if ((st = store_open(&fx->o, &err)) == NULL)
 		_exit(2);
-	writers_start(st, fx, round, 0, DUO_THREADS, fd);
+	t_appenders_start(st, &fx->rp, round, 0, DUO_THREADS, fd);
 	if (write(go[1], "", 1) != 1)
 		_exit(6);
 	for (;;)
@@ -1751,12 +1614,12 @@ duo_started(struct pl_fx *fx, int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	bool daemon = false, admin = false;
-	struct record r;
+	struct t_record r;
 
 	while (!daemon || !admin) {
 		if (poll(&pfd, 1, 30000) != 1 || read(fd, &r, sizeof r) != (ssize_t)sizeof r)
 			return false;
-		seen_add(fx, &r);
+		t_reports_add(&fx->rp, &r);
 		if (r.thread < DUO_THREADS)
 			daemon = true;
 		else
@@ -1815,25 +1678,25 @@ test_power_cut_two_writers(void **state)
 		}
 		close(fds[1]);
 		(void)setpgid(pid, pid);	/* the child does too: whoever is first */
-		before = fx->nseen;
+		before = fx->rp.nseen;
 		if ((started = duo_started(fx, fds[0])))
 			t_sleep_ms(sec_random_uniform(300));
 		CHECK(kill(-pid, SIGKILL) == 0);
-		collect(fx, fds[0]);
+		t_collect(&fx->rp, fds[0]);
 		close(fds[0]);
 		duo_reap(pid, round);
 		if (!started)
 			fail_msg("round %u: no append from both processes", round);
-		for (i = before; i < fx->nseen; i++)
-			per[fx->seen[i].thread < DUO_THREADS ? 0 : 1]++;
+		for (i = before; i < fx->rp.nseen; i++)
+			per[fx->rp.seen[i].thread < DUO_THREADS ? 0 : 1]++;
 		pl_census(fx->jpath, &cs);
 		pl_power_cut(fx->jpath, PL_RANDOM, &stats);
 		unlink(fx->jpath);
-		verify(fx, round);
+		t_verify(&fx->rp, &fx->o, round);
 	}
 	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 0) == 0);
 	print_message("# two writers: %zu committed appends (daemon %zu, admin %zu) verified "
-	    "over %d power cuts; %lu blocks reverted, %lu kept\n", fx->nseen, per[0], per[1],
+	    "over %d power cuts; %lu blocks reverted, %lu kept\n", fx->rp.nseen, per[0], per[1],
 	    DUO_ROUNDS, stats.reverted, stats.kept);
 	census_print("two writers", &cs);
 	CHECK(cs.commits[0] > 0 && cs.commits[1] > 0);
@@ -1845,19 +1708,11 @@ static int
 setup(void **state)
 {
 	struct pl_fx *fx = xcalloc(1, sizeof *fx);
-	struct store_account l;
-	struct store *st;
 
 	fx->dir = t_tmpdir();
 	fx->jpath = xasprintf("%s.plj", fx->dir);	/* outside the recorded tree */
 	fx->o.data_dir = fx->dir;
-	st = t_store_new(fx->dir);
-	CHECK_RC(store_account_add(st, "powerloss@example.org", PW, strlen(PW),
-	    SEC_KDF_INTERACTIVE, &fx->a), STORE_OK);
-	CHECK_RC(store_login(st, "powerloss@example.org", PW, strlen(PW), &l, &fx->sk),
-	    STORE_OK);
-	fx->inbox = t_mbox_id(st, fx->a.id, "INBOX");
-	store_close(&st);	/* no writer thread is alive when we fork */
+	t_reports_init(&fx->rp, fx->dir, "powerloss", "powerloss@example.org", PW);
 	*state = fx;
 	return 0;
 }
@@ -1867,12 +1722,11 @@ teardown(void **state)
 {
 	struct pl_fx *fx = *state;
 
-	sec_sk_unref(&fx->sk);
+	t_reports_free(&fx->rp);
 	t_rmtree(fx->dir);
 	unlink(fx->jpath);
 	free(fx->jpath);
 	free(fx->dir);
-	free(fx->seen);
 	free(fx);
 	return 0;
 }
