@@ -67,7 +67,7 @@ struct store_opts {
 	uint64_t	 wal_segment;	/* the log moves to its other file after this
 					 * many bytes; 0: 64 MiB (tests make it small) */
 	uint64_t	 checkpoint_bytes; /* a checkpoint after this much log;
-					 * 0: 64 MiB */
+					 * 0: 32 MiB */
 };
 
 /* Create data_dir/store, index.key, queue.key and the recovery key pair
@@ -82,7 +82,7 @@ struct store *store_open(const struct store_opts *o, char **err_out);
 void store_close(struct store **st);
 /* Commits are durable in the write-ahead log; this makes the data file
  * durable up to now too (what the checkpoint thread does every second or
- * 8 MiB of log), so that recovery would have nothing to replay. 0 or -1. */
+ * 32 MiB of log), so that recovery would have nothing to replay. 0 or -1. */
 int store_checkpoint(struct store *st);
 
 /* How completions of store_write() reach the event loop: post(ctx, fn, arg)

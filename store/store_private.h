@@ -52,7 +52,8 @@ extern const char *const store_db_names[STORE_DB_COUNT];
 #define STORE_WAL_PUT		1		/* entry kinds */
 #define STORE_WAL_DEL		2
 #define STORE_WAL_SWITCH	(64ull << 20)	/* a segment this long: the next one, if free */
-#define STORE_CKPT_BYTES	(64ull << 20)	/* a checkpoint after this much log */
+#define STORE_CKPT_BYTES	(32ull << 20)	/* a checkpoint after this much log: half a
+						 * segment, so one is durable before the switch */
 #define STORE_CKPT_SECS		1		/* or after this long, if anything was logged */
 
 /*
