@@ -113,7 +113,6 @@ struct store_wal {
 	pthread_cond_t		 cv;
 	pthread_mutex_t		 ckpt_mu;	/* one checkpoint at a time */
 	MDB_txn			*pin;		/* read txn on the last durable checkpoint */
-	uint64_t		 checkpoints;
 };
 
 struct store {
@@ -164,6 +163,8 @@ int store_maplock_wr(struct store_maplock *l, unsigned wait_ms);	/* 0 or -1 */
 void store_maplock_wr_end(struct store_maplock *l);
 /* Another process grew the map: adopt its size (takes the lock itself). */
 int store_map_adopt(struct store *st);
+/* Double the map, up to max_size (writer and recovery). 0, or -1. */
+int store_map_grow(struct store *st);
 
 enum store_rc store_mdb_rc(struct store_txn *t, int rc, const char *what);
 enum store_rc store_db_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
@@ -226,7 +227,6 @@ void store_wal_open_done(struct store *st);
 int store_wal_start(struct store *st, char **err_out);
 int store_wal_commit(struct store *st, MDB_txn *txn, struct store_walbuf *b);
 void store_wal_close(struct store *st);
-uint64_t store_wal_checkpoints(struct store *st);	/* made by this handle */
 
 /* ---- store_codec.c ---- */
 

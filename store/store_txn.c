@@ -102,6 +102,38 @@ store_map_adopt(struct store *st)
 	return 0;
 }
 
+/* Double the map, up to max_size. 0, or -1 when it cannot grow. */
+int
+store_map_grow(struct store *st)
+{
+	uint64_t want;
+	MDB_envinfo info;
+	int rc;
+
+	if (st->map_size >= st->max_size) {
+		log_warn("store", "event=map_full size=%llu max=%llu",
+		    (unsigned long long)st->map_size, (unsigned long long)st->max_size);
+		return -1;
+	}
+	if (store_maplock_wr(&st->maplock, STORE_RESIZE_WAIT_MS) != 0) {
+		log_warn("store", "event=map_grow error=readers_busy");
+		return -1;
+	}
+	want = st->map_size >= st->max_size / 2 ? st->max_size : st->map_size * 2;
+	want &= ~(uint64_t)4095;
+	rc = want > st->map_size ? mdb_env_set_mapsize(st->env, (size_t)want) : -1;
+	if (rc == 0 && mdb_env_info(st->env, &info) == 0)
+		st->map_size = info.me_mapsize;
+	store_maplock_wr_end(&st->maplock);
+	if (rc != 0) {
+		log_warn("store", "event=map_full size=%llu max=%llu",
+		    (unsigned long long)st->map_size, (unsigned long long)st->max_size);
+		return -1;
+	}
+	log_info("store", "event=map_grow size=%llu", (unsigned long long)want);
+	return 0;
+}
+
 /* ---- read transactions ---- */
 
 struct store_txn *

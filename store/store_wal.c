@@ -439,7 +439,6 @@ checkpoint_locked(struct store *st)
 	pthread_mutex_lock(&w->mu);
 	old = w->pin;
 	w->pin = c.pin;
-	w->checkpoints++;
 	pthread_mutex_unlock(&w->mu);
 	atomic_store(&w->durable_gen, c.pos.gen);
 	if (old != NULL)
@@ -474,17 +473,6 @@ ckpt_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
-}
-
-uint64_t
-store_wal_checkpoints(struct store *st)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&st->wal.mu);
-	n = st->wal.checkpoints;
-	pthread_mutex_unlock(&st->wal.mu);
-	return n;
 }
 
 /* ---- recovery ---- */
@@ -574,7 +562,6 @@ rec_apply(struct store *st, const struct rec *r)
 {
 	struct store_walpos next = r->pos;
 	MDB_txn *txn;
-	MDB_envinfo info;
 	int rc;
 
 	next.off += r->len;
@@ -590,12 +577,8 @@ rec_apply(struct store *st, const struct rec *r)
 			rc = mdb_txn_commit(txn);
 		else
 			mdb_txn_abort(txn);
-		if (rc != MDB_MAP_FULL)
+		if (rc != MDB_MAP_FULL || store_map_grow(st) != 0)
 			return rc;
-		if (mdb_env_info(st->env, &info) != 0 || info.me_mapsize * 2 > st->max_size ||
-		    mdb_env_set_mapsize(st->env, info.me_mapsize * 2) != 0)
-			return rc;
-		st->map_size = info.me_mapsize * 2;
 	}
 }
 
@@ -679,17 +662,16 @@ metas_match(const struct store_wal *w, const struct ckpt *c)
 static int
 metas_restore(struct store_wal *w, const struct ckpt *c, char **err_out)
 {
-	char *p = wal_path(w, "data.mdb");
-	uint8_t *cur = xmalloc(2 * w->psize);
-	int fd = open(p, O_RDWR | O_CLOEXEC), rc = 0;
+	char *p;
+	int fd, rc = 0;
 	struct stat sb;
 
-	if (fd < 0 || fstat(fd, &sb) != 0) {
+	if (metas_match(w, c))
+		return 0;
+	p = wal_path(w, "data.mdb");
+	if ((fd = open(p, O_RDWR | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
 		*err_out = xasprintf("%s: %s (wal.ckpt names it)", p, strerror(errno));
 		rc = -1;
-	} else if (pread_all(fd, cur, 2 * w->psize, 0) == 0 &&
-	    memcmp(cur, c->metas, 2 * w->psize) == 0) {
-		rc = 0;
 	} else if ((uint64_t)sb.st_ino != c->ino || (uint64_t)sb.st_dev != c->dev) {
 		*err_out = xasprintf("%s was replaced after a crash (restored from a backup?): "
 		    "its write-ahead log does not belong to it; to open the file as it is, "
@@ -703,9 +685,20 @@ metas_restore(struct store_wal *w, const struct ckpt *c, char **err_out)
 	}
 	if (fd >= 0)
 		close(fd);
-	free(cur);
 	free(p);
 	return rc;
+}
+
+/* What both kinds of opener set up before touching a file. */
+static void
+wal_init(struct store_wal *w, const char *env_dir)
+{
+	w->dir = xstrdup(env_dir);
+	w->psize = (size_t)sysconf(_SC_PAGESIZE);
+	w->lock_fd = w->ckpt_fd = w->data_fd = w->seg_fd[0] = w->seg_fd[1] = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->ckpt_mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
 }
 
 /*
@@ -721,14 +714,9 @@ store_wal_open(struct store *st, const char *env_dir, const struct store_opts *o
 	struct ckpt c;
 	int slot;
 
-	w->dir = xstrdup(env_dir);
+	wal_init(w, env_dir);
 	w->switch_at = o->wal_segment != 0 ? o->wal_segment : STORE_WAL_SWITCH;
 	w->ckpt_bytes = o->checkpoint_bytes != 0 ? o->checkpoint_bytes : STORE_CKPT_BYTES;
-	w->psize = (size_t)sysconf(_SC_PAGESIZE);
-	w->lock_fd = w->ckpt_fd = w->data_fd = w->seg_fd[0] = w->seg_fd[1] = -1;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_mutex_init(&w->ckpt_mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
 	if (open_file(w, "wal.lock", &w->lock_fd, err_out) != 0 ||
 	    open_file(w, "wal.ckpt", &w->ckpt_fd, err_out) != 0 ||
 	    open_file(w, "wal.0", &w->seg_fd[0], err_out) != 0 ||
@@ -774,12 +762,7 @@ store_wal_open_ro(struct store *st, const char *env_dir, char **err_out)
 	char *p;
 	int slot;
 
-	w->dir = xstrdup(env_dir);
-	w->psize = (size_t)sysconf(_SC_PAGESIZE);
-	w->lock_fd = w->ckpt_fd = w->data_fd = w->seg_fd[0] = w->seg_fd[1] = -1;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_mutex_init(&w->ckpt_mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	wal_init(w, env_dir);
 	p = wal_path(w, "wal.lock");
 	w->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
 	free(p);
