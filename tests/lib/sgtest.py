@@ -6,6 +6,7 @@ ports, so tests run in parallel. SEALGATE_BIN names the binary under test
 when set, is a command put in front of `sealgate serve` (valgrind, strace);
 SEALGATE_TIMEOUT_SCALE multiplies the start and stop timeouts for it.
 """
+import fcntl
 import os
 import random
 import re
@@ -30,6 +31,19 @@ _handed_out = set()
 _rng = random.SystemRandom()
 with open("/proc/sys/net/ipv4/ip_local_port_range") as _f:
     _EPHEMERAL_LOW = int(_f.read().split()[0])
+# One byte per port, locked for as long as this process lives; the kernel
+# drops the locks when it exits, however it exits.
+_port_locks = os.open(os.path.join(tempfile.gettempdir(), "sealgate-test-ports.lock"),
+                      os.O_RDWR | os.O_CREAT, 0o666)
+
+
+def _claim(port):
+    """Claim a port against every other test process of this machine."""
+    try:
+        fcntl.lockf(_port_locks, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+    except OSError:
+        return False
+    return True
 
 
 def free_port():
@@ -38,19 +52,22 @@ def free_port():
     Asking the kernel for port 0 and closing the socket hands the same
     ephemeral port back to the next caller (two listeners of one daemon got
     one port in CI), and outgoing connections share that range.  So pick at
-    random below the ephemeral range, remember what this process handed out,
-    and let a bind check rule out ports other processes already listen on.
+    random below the ephemeral range and let a bind check rule out ports
+    other processes already listen on.  A port is handed out only once per
+    run: a lock on its byte of a shared file keeps the test processes that
+    run in parallel from picking the same one between the choice and the
+    daemon's bind (CI saw "Address already in use" from exactly that race).
     """
     for _ in range(1000):
         port = _rng.randrange(10000, max(_EPHEMERAL_LOW, 10001))
-        if port in _handed_out:
+        if port in _handed_out or not _claim(port):
             continue
+        _handed_out.add(port)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-        _handed_out.add(port)
         return port
     raise RuntimeError("no free loopback port")
 

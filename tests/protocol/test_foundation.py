@@ -305,5 +305,26 @@ def log_lines_are_level_component_key_value():
         assert re.match(r"^(ERROR|WARN|INFO|DEBUG) [a-z]+ \S+=", line), line
 
 
+@test
+def a_test_port_is_never_handed_to_two_test_processes_at_once():
+    # The suite runs test files in parallel; CI once saw a daemon fail with
+    # "Address already in use" because another test process picked the same
+    # free port before the first daemon bound it.
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
+    pick = ("import sys; sys.path.insert(0, %r); import sgtest\n"
+            "if sys.argv[1:]:\n    sgtest._rng.randrange = lambda a, b: int(sys.argv[1])\n"
+            "try:\n    print(sgtest.free_port())\n"
+            "except RuntimeError:\n    print('refused')\n"
+            "sys.stdout.flush(); sys.stdin.read()\n") % lib
+    import sgtest
+    port = sgtest.free_port()
+    other = subprocess.run(["python3", "-c", pick, str(port)], input="", capture_output=True,
+                           text=True, timeout=30)
+    assert other.stdout.strip() == "refused", other
+    free = subprocess.run(["python3", "-c", pick], input="", capture_output=True, text=True,
+                          timeout=30)
+    assert free.stdout.strip().isdigit() and int(free.stdout) != port, free
+
+
 if __name__ == "__main__":
     run()
