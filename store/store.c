@@ -112,6 +112,7 @@ env_open(struct store *st, const char *env_dir, uint64_t map_size, char **err_ou
 	 * of bodies around them into every daemon's RSS. */
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (st->read_only ? MDB_RDONLY : 0);
 	MDB_envinfo info;
+	MDB_stat es;
 	int rc, dead;
 
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
@@ -131,6 +132,7 @@ env_open(struct store *st, const char *env_dir, uint64_t map_size, char **err_ou
 		log_info("store", "event=stale_readers cleared=%d", dead);
 	if (mdb_env_info(st->env, &info) == 0)
 		st->map_size = info.me_mapsize;
+	st->page_size = mdb_env_stat(st->env, &es) == 0 ? es.ms_psize : 4096;
 	return 0;
 }
 
@@ -197,6 +199,7 @@ txn_direct(struct store *st, store_op_fn *fn, char **err_out)
 	}
 	store_walbuf_reset(&wb);
 	rc = fn(&t, NULL);
+	free(t.scratch);
 	if (rc != STORE_OK) {
 		mdb_txn_abort(t.txn);
 		store_walbuf_free(&wb);
@@ -415,7 +418,8 @@ store_stats(struct store_txn *t, struct store_stats *out)
 		return rc;
 	if (mdb_stat(t->txn, t->st->dbi[STORE_DB_MESSAGES], &ms) == 0)
 		out->messages = ms.ms_entries;
-	if (mdb_stat(t->txn, t->st->dbi[STORE_DB_BLOBS], &ms) == 0)
+	/* One summary per blob; a split blob has two entries in blobs. */
+	if (mdb_stat(t->txn, t->st->dbi[STORE_DB_SUMMARIES], &ms) == 0)
 		out->blobs = ms.ms_entries;
 	if (mdb_stat(t->txn, t->st->dbi[STORE_DB_QUEUE], &ms) == 0)
 		out->queue = ms.ms_entries;

@@ -13,8 +13,10 @@
  * returned. Functions marked "slow" run Argon2id and must never be called
  * on the event loop thread.
  *
- * Formats. Every value starts with a version byte (STORE_FORMAT_VERSION).
- * Integers in keys are big-endian so that LMDB orders them numerically.
+ * Formats. Every value starts with a version byte (STORE_FORMAT_VERSION),
+ * except the tail of a blob kept in two parts, whose first part says so
+ * with its own (store_msg.c). Integers in keys are big-endian so that LMDB
+ * orders them numerically.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -398,7 +400,9 @@ struct store_cursor *store_msgs_open(struct store_txn *t, uint64_t mailbox_id,
 bool store_msgs_next(struct store_cursor *c, struct store_msg *out);
 void store_msgs_close(struct store_cursor **c);
 
-/* Zero-copy views, valid until the transaction ends. */
+/* Zero-copy views, valid until the transaction ends; a small blob kept in
+ * two parts comes put together in the transaction's buffer, valid until
+ * the next store_blob_get on it. */
 enum store_rc store_blob_get(struct store_txn *t, uint64_t blob_id, const uint8_t **ct,
     size_t *len);
 enum store_rc store_summary_get(struct store_txn *t, uint64_t blob_id, const uint8_t **ct,

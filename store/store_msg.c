@@ -8,6 +8,13 @@
  * account's messages that use the blob: a copy within an account adds one,
  * an expunge removes one; the key goes at zero, and the blob and its
  * summary go with the last key.
+ *
+ * LMDB gives a value larger than half a page whole pages of its own, so a
+ * 4 KiB message (4,147 bytes sealed) took two pages, the second almost
+ * empty. A blob whose last page would hold at most BLOB_TAIL_MAX bytes
+ * keeps those under (id, 1), inline among small records, and says so in
+ * its first byte (BLOB_SPLIT). Only blobs up to BLOB_SPLIT_MAX: reading
+ * one back copies it, and past that one page is not worth the copy.
  */
 #include "store/store_private.h"
 
@@ -19,6 +26,11 @@
 #define KEY_VAL_LEN	(1 + 4 + STORE_SEALED_KEY_BYTES)	/* version, refs, sealed */
 #define CORR_KEY_LEN	(8 + STORE_HASH_BYTES)
 #define BLOB_HDR	9			/* version, plaintext size */
+#define BLOB_WHOLE	STORE_FORMAT_VERSION	/* first byte of a blob in one value */
+#define BLOB_SPLIT	2			/* ... of one whose tail is under (id, 1) */
+#define BLOB_TAIL_MAX	1024
+#define BLOB_SPLIT_MAX	(64u << 10)
+#define LMDB_PAGE_HDR	16			/* in front of a value's own pages */
 #define DROP_CHUNK	256			/* messages collected per cursor pass */
 #define SWEEP_SCAN_FACTOR 32			/* records looked at per expunge, at most */
 #define CORR_CONTEXT	"corr"
@@ -89,6 +101,43 @@ key_ref(struct store_txn *t, uint64_t blob_id, uint64_t account_id)
 }
 
 /* Drop the blob and its summary when no key is left for it. */
+
+/* The tail's key: the blob's id and a part number. */
+static void
+blob_tail_key(uint8_t k[9], const uint8_t id[8])
+{
+	memcpy(k, id, 8);
+	k[8] = 1;
+}
+
+/* Bytes of a blob of total value bytes that go under (id, 1), or 0. */
+static size_t
+blob_tail_len(const struct store *st, size_t total)
+{
+	size_t last;
+
+	/* Up to a page, the value is inline or fills its one page anyway. */
+	if (total > BLOB_SPLIT_MAX || total + LMDB_PAGE_HDR <= st->page_size)
+		return 0;
+	last = (total + LMDB_PAGE_HDR) % st->page_size;
+	return last <= BLOB_TAIL_MAX ? last : 0;
+}
+
+static enum store_rc
+blob_tail_release(struct store_txn *t, const uint8_t id[8], uint64_t *bytes)
+{
+	uint8_t k[9];
+	enum store_rc rc;
+	MDB_val v;
+
+	blob_tail_key(k, id);
+	if ((rc = store_db_get(t, STORE_DB_BLOBS, k, sizeof k, &v)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	*bytes += v.mv_size;
+	rc = store_db_del(t, STORE_DB_BLOBS, k, sizeof k);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
 static enum store_rc
 blob_release(struct store_txn *t, uint64_t blob_id)
 {
@@ -108,6 +157,8 @@ blob_release(struct store_txn *t, uint64_t blob_id)
 		return STORE_OK;	/* another account still has it */
 	if (mrc != 0 && mrc != MDB_NOTFOUND)
 		return store_mdb_rc(t, mrc, "blob_release");
+	if ((rc = blob_tail_release(t, k0, &bytes)) != STORE_OK)
+		return rc;
 	if (store_db_get(t, STORE_DB_BLOBS, k0, 8, &v) == STORE_OK)
 		bytes += v.mv_size >= BLOB_HDR ? v.mv_size - BLOB_HDR : 0;
 	if (store_db_get(t, STORE_DB_SUMMARIES, k0, 8, &v) == STORE_OK)
@@ -140,6 +191,29 @@ key_unref(struct store_txn *t, uint64_t blob_id, uint64_t account_id)
 	return blob_release(t, blob_id);
 }
 
+/* Reserve and write in place: a 50 MB blob is copied once. */
+static enum store_rc
+blob_write(struct store_txn *t, const uint8_t k[8], const struct store_blob *b)
+{
+	size_t total = BLOB_HDR + b->msg_ct_len, tail = blob_tail_len(t->st, total);
+	size_t head = total - BLOB_HDR - tail;
+	uint8_t tk[9], *p;
+	enum store_rc rc;
+
+	if ((rc = store_db_reserve(t, STORE_DB_BLOBS, k, 8, total - tail, &p)) != STORE_OK)
+		return rc;
+	p[0] = tail > 0 ? BLOB_SPLIT : BLOB_WHOLE;
+	store_be64_put(p + 1, b->size);
+	memcpy(p + BLOB_HDR, b->msg_ct, head);
+	if (tail == 0)
+		return STORE_OK;
+	blob_tail_key(tk, k);
+	if ((rc = store_db_reserve(t, STORE_DB_BLOBS, tk, sizeof tk, tail, &p)) != STORE_OK)
+		return rc;
+	memcpy(p, b->msg_ct + head, tail);
+	return STORE_OK;
+}
+
 enum store_rc
 store_blob_put(struct store_txn *t, const struct store_blob *b, uint64_t *blob_id_out)
 {
@@ -154,14 +228,8 @@ store_blob_put(struct store_txn *t, const struct store_blob *b, uint64_t *blob_i
 	if ((rc = store_meta_next(t, "next_blob", &id)) != STORE_OK)
 		return rc;
 	store_be64_put(k, id);
-	/* Reserve and write in place: a 50 MB blob is copied once. */
-	if ((rc = store_db_reserve(t, STORE_DB_BLOBS, k, sizeof k, BLOB_HDR + b->msg_ct_len,
-	    &p)) != STORE_OK)
-		return rc;
-	p[0] = STORE_FORMAT_VERSION;
-	store_be64_put(p + 1, b->size);
-	memcpy(p + BLOB_HDR, b->msg_ct, b->msg_ct_len);
-	if ((rc = store_db_reserve(t, STORE_DB_SUMMARIES, k, sizeof k, 1 + b->sum_ct_len,
+	if ((rc = blob_write(t, k, b)) != STORE_OK ||
+	    (rc = store_db_reserve(t, STORE_DB_SUMMARIES, k, sizeof k, 1 + b->sum_ct_len,
 	    &p)) != STORE_OK)
 		return rc;
 	p[0] = STORE_FORMAT_VERSION;
@@ -194,6 +262,31 @@ store_key_put(struct store_txn *t, uint64_t blob_id, uint64_t account_id,
 	return key_save(t, blob_id, account_id, rc == STORE_OK ? refs : 0, sealed);
 }
 
+/* A split blob's two parts, one after the other in the transaction's
+ * scratch buffer. */
+static enum store_rc
+blob_join(struct store_txn *t, const uint8_t k[8], const MDB_val *head, const uint8_t **ct,
+    size_t *len)
+{
+	size_t hlen = head->mv_size - BLOB_HDR;
+	uint8_t tk[9];
+	enum store_rc rc;
+	MDB_val tail;
+
+	blob_tail_key(tk, k);
+	if ((rc = store_db_get(t, STORE_DB_BLOBS, tk, sizeof tk, &tail)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
+	if (t->scratch_cap < hlen + tail.mv_size) {
+		t->scratch_cap = hlen + tail.mv_size;
+		t->scratch = xreallocarray(t->scratch, t->scratch_cap, 1);
+	}
+	memcpy(t->scratch, (const uint8_t *)head->mv_data + BLOB_HDR, hlen);
+	memcpy(t->scratch + hlen, tail.mv_data, tail.mv_size);
+	*ct = t->scratch;
+	*len = hlen + tail.mv_size;
+	return STORE_OK;
+}
+
 enum store_rc
 store_blob_get(struct store_txn *t, uint64_t blob_id, const uint8_t **ct, size_t *len)
 {
@@ -206,11 +299,18 @@ store_blob_get(struct store_txn *t, uint64_t blob_id, const uint8_t **ct, size_t
 	store_be64_put(k, blob_id);
 	if ((rc = store_db_get(t, STORE_DB_BLOBS, k, sizeof k, &v)) != STORE_OK)
 		return rc;
-	if (v.mv_size <= BLOB_HDR || ((const uint8_t *)v.mv_data)[0] != STORE_FORMAT_VERSION)
+	if (v.mv_size <= BLOB_HDR)
 		return STORE_CORRUPT;
-	*ct = (const uint8_t *)v.mv_data + BLOB_HDR;
-	*len = v.mv_size - BLOB_HDR;
-	return STORE_OK;
+	switch (((const uint8_t *)v.mv_data)[0]) {
+	case BLOB_WHOLE:
+		*ct = (const uint8_t *)v.mv_data + BLOB_HDR;
+		*len = v.mv_size - BLOB_HDR;
+		return STORE_OK;
+	case BLOB_SPLIT:
+		return blob_join(t, k, &v, ct, len);
+	default:
+		return STORE_CORRUPT;
+	}
 }
 
 enum store_rc

@@ -122,6 +122,7 @@ struct store {
 	bool			 read_only;
 	uint64_t		 max_size;
 	_Atomic uint64_t	 map_size;	/* changed only under the exclusive map lock */
+	size_t			 page_size;	/* LMDB's */
 	uint8_t			*index_key;	/* sec_alloc(SEC_KEY_BYTES) */
 	uint8_t			*queue_key;	/* sec_alloc(SEC_KEY_BYTES) */
 	uint8_t			 recovery_pk[SEC_KEY_BYTES];
@@ -153,6 +154,8 @@ struct store_txn {
 	struct store_idset	*mboxes, *accts;	/* write ops only */
 	uint64_t		 bytes;		/* payload written (batch cap) */
 	struct store_walbuf	*wal;		/* write txns: what to log */
+	uint8_t			*scratch;	/* a split blob put together (store_msg.c) */
+	size_t			 scratch_cap;
 };
 
 /* ---- store.c: the map lock, LMDB helpers ---- */

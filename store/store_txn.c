@@ -171,6 +171,7 @@ store_read_end(struct store_txn **tp)
 	SG_ASSERT(!t->write);
 	mdb_txn_abort(t->txn);
 	store_maplock_rd_end(&t->st->maplock);
+	free(t->scratch);
 	free(t);
 	*tp = NULL;
 }

@@ -231,6 +231,7 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
 		return mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL ? mrc : 0;
 	}
 	w->rc = w->op(&t, w->arg);
+	free(t.scratch);
 	if (t.mdb_err == MDB_MAP_FULL || t.mdb_err == MDB_TXN_FULL) {
 		mdb_txn_abort(t.txn);
 		b->wal.rsv = NULL;

@@ -5,6 +5,7 @@
  * correspondents and the retention sweep.
  */
 #include "store_test.h"
+#include "store/store_private.h"
 
 struct msg_fx {
 	struct t_fx		 fx;
@@ -530,6 +531,167 @@ test_sweep_messages(void **state)
 	CHECK(t_mbox(st, m->inbox).messages == 3 && t_mbox(st, m->trash).messages == 0);
 }
 
+/* ---- blobs around page boundaries ---- */
+
+struct many {
+	struct t_append	*a;
+	size_t		 n;
+};
+
+static enum store_rc
+many_op(struct store_txn *t, void *arg)
+{
+	struct many *mm = arg;
+	enum store_rc rc = STORE_OK;
+	size_t i;
+
+	for (i = 0; i < mm->n && rc == STORE_OK; i++)
+		rc = t_append_op(t, &mm->a[i]);
+	return rc;
+}
+
+static uint64_t
+pages_used(struct store *st)
+{
+	struct store_stats s;
+	struct store_txn *t;
+	enum store_rc rc;
+
+	CHECK((t = store_read_begin(st, &rc)) != NULL);
+	CHECK_RC(store_stats(t, &s), STORE_OK);
+	store_read_end(&t);
+	return s.map_used / (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Text of n bytes that differs with n, so a mixed-up tail shows. */
+static char *
+sized_text(size_t n)
+{
+	char *p = xmalloc(n + 1);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)('a' + (i * 7 + n) % 26);
+	p[n] = '\0';
+	return p;
+}
+
+/*
+ * LMDB gives a large value whole pages: a 4 KiB message, 4,147 bytes
+ * sealed, took two. Its last bytes now go in a small record of their own
+ * (store_msg.c), so 64 of them in one commit take about one page each.
+ */
+static void
+test_four_kib_messages_take_one_page(void **state)
+{
+	struct msg_fx *m = *state;
+	struct store *st = m->fx.st;
+	struct t_sealed s[64];
+	struct t_append a[64];
+	struct many mm = { a, 64 };
+	char *text = sized_text(4096);
+	struct store_account acct;
+	struct sec_sk *k = active_account(st, "pages@example.org", &acct);
+	uint64_t before, inbox = t_mbox_id(st, acct.id, "INBOX");
+	size_t i;
+
+	(void)m;
+	for (i = 0; i < 64; i++) {
+		t_seal(&s[i], acct.pk, text, 4096, "summary", 7);
+		a[i] = (struct t_append){ .s = &s[i], .account_id = acct.id, .mailbox_id = inbox };
+	}
+	before = pages_used(st);
+	CHECK_RC(store_write_wait(st, many_op, &mm), STORE_OK);
+	/* 64 blob pages, the tails and summaries, a few tree pages; two
+	 * pages a blob would be 128 and more. */
+	CHECK(pages_used(st) - before < 96);
+	for (i = 0; i < 64; i += 21) {
+		struct sec_buf pt = { NULL, 0, 0 };
+
+		CHECK(t_read(st, k, acct.id, a[i].out.blob_id, &pt, NULL) == 0);
+		CHECK(pt.len == 4096 && memcmp(pt.data, text, 4096) == 0);
+		sec_buf_wipe(&pt);
+	}
+	for (i = 0; i < 64; i++)
+		t_sealed_free(&s[i]);
+	sec_sk_unref(&k);
+	free(text);
+}
+
+/* Sizes on both sides of one, two, sixteen and twenty-five pages read back
+ * byte-exact; expunged, they leave no blob and no byte behind. */
+static void
+test_blobs_across_page_boundaries(void **state)
+{
+	static const size_t base[] = { 4096 - 64, 8192 - 64, 65536 - 64, 100 * 1024 - 64 };
+	struct msg_fx *m = *state;
+	struct store *st = m->fx.st;
+	struct store_stats stats;
+	struct store_txn *t;
+	enum store_rc rc;
+	struct store_account acct;
+	struct sec_sk *key = active_account(st, "sizes@example.org", &acct);
+	uint64_t inbox = t_mbox_id(st, acct.id, "INBOX");
+	uint32_t uids[64];
+	size_t i, n, k = 0;
+
+	for (i = 0; i < SG_NITEMS(base); i++) {
+		for (n = base[i]; n <= base[i] + 120 && k < SG_NITEMS(uids); n += 15) {
+			struct sec_buf pt = { NULL, 0, 0 };
+			char *text = sized_text(n);
+			struct store_msg msg = t_append(st, &acct, inbox, text, 0);
+
+			CHECK(t_read(st, key, acct.id, msg.blob_id, &pt, NULL) == 0);
+			CHECK(pt.len == n && memcmp(pt.data, text, n) == 0);
+			sec_buf_wipe(&pt);
+			free(text);
+			uids[k++] = msg.uid;
+		}
+	}
+	for (i = 0; i < k; i++) {
+		struct op o = { .mbox = inbox, .uid = uids[i], .fn = do_expunge };
+
+		CHECK_RC(op_run(st, &o), STORE_OK);
+	}
+	CHECK((t = store_read_begin(st, &rc)) != NULL);
+	CHECK_RC(store_stats(t, &stats), STORE_OK);
+	CHECK(stats.blobs == 0 && stats.messages == 0 && stats.bytes == 0);
+	store_read_end(&t);
+	sec_sk_unref(&key);
+	(void)m;
+}
+
+static enum store_rc
+drop_tail_op(struct store_txn *t, void *arg)
+{
+	uint8_t k[9];
+
+	store_be64_put(k, *(const uint64_t *)arg);
+	k[8] = 1;
+	return store_db_del(t, STORE_DB_BLOBS, k, sizeof k);
+}
+
+/* A split blob whose tail went missing is corrupt, not short. */
+static void
+test_split_blob_without_tail_is_corrupt(void **state)
+{
+	struct msg_fx *m = *state;
+	struct store *st = m->fx.st;
+	char *text = sized_text(4096);
+	struct store_msg msg = t_append(st, &m->a, m->inbox, text, 0);
+	const uint8_t *ct;
+	struct store_txn *t;
+	enum store_rc rc;
+	size_t len;
+
+	CHECK_RC(store_write_wait(st, drop_tail_op, &msg.blob_id), STORE_OK);
+	CHECK((t = store_read_begin(st, &rc)) != NULL);
+	CHECK_RC(store_blob_get(t, msg.blob_id, &ct, &len), STORE_CORRUPT);
+	CHECK(ct == NULL && len == 0);
+	store_read_end(&t);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -542,6 +704,9 @@ main(void)
 		T(test_flags_modseq_unchangedsince),
 		T(test_keywords_up_to_limit),
 		T(test_copy_shares_blob_and_expunge_frees_last),
+		T(test_four_kib_messages_take_one_page),
+		T(test_blobs_across_page_boundaries),
+		T(test_split_blob_without_tail_is_corrupt),
 		T(test_move),
 		T(test_status_counts),
 		T(test_correspondents),

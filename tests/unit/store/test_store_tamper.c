@@ -1,7 +1,7 @@
 /*
  * test_store_tamper.c: one flipped bit in each kind of stored ciphertext
- * (message blob, summary, sealed content key, password wrap, token wrap,
- * queue payload), made directly in data.mdb while the store is closed,
+ * (message blob, either part of a blob kept in two, summary, sealed
+ * content key, password wrap, token wrap, queue payload), made directly in data.mdb while the store is closed,
  * must make opening it fail, and never yield other plaintext. LMDB has no
  * checksums of its own: the ciphertexts' tags are the only defence.
  */
@@ -15,13 +15,13 @@ struct tamper_fx {
 	struct store_account	 active, invited;
 	char			 token[STORE_TOKEN_TEXT_LEN + 1];
 	struct sec_sk		*sk;
-	uint64_t		 blob, qid;
+	uint64_t		 blob, split, qid;
 	/* The ciphertexts as stored, to find them in the file. */
-	uint8_t			*ct[6];
-	size_t			 ctlen[6];
+	uint8_t			*ct[8];
+	size_t			 ctlen[8];
 };
 
-enum kind { K_BLOB, K_SUMMARY, K_SEALED, K_PWWRAP, K_TOKWRAP, K_QUEUE };
+enum kind { K_BLOB, K_SUMMARY, K_SEALED, K_PWWRAP, K_TOKWRAP, K_QUEUE, K_HEAD, K_TAIL };
 
 static void
 copy_file(const char *from, const char *to)
@@ -50,6 +50,14 @@ capture(struct tamper_fx *f, struct store *st)
 	CHECK_RC(store_blob_get(t, f->blob, &p, &len), STORE_OK);
 	f->ct[K_BLOB] = xmemdup(p, len);
 	f->ctlen[K_BLOB] = len;
+	/* A 4 KiB message's blob: a page's worth, and its tail apart
+	 * (store_msg.c). */
+	CHECK_RC(store_blob_get(t, f->split, &p, &len), STORE_OK);
+	f->ctlen[K_TAIL] = (9 + len + 16) % (size_t)sysconf(_SC_PAGESIZE);
+	CHECK(f->ctlen[K_TAIL] > 0 && f->ctlen[K_TAIL] < 1024);
+	f->ctlen[K_HEAD] = len - f->ctlen[K_TAIL];
+	f->ct[K_HEAD] = xmemdup(p, f->ctlen[K_HEAD]);
+	f->ct[K_TAIL] = xmemdup(p + f->ctlen[K_HEAD], f->ctlen[K_TAIL]);
 	CHECK_RC(store_summary_get(t, f->blob, &p, &len), STORE_OK);
 	f->ct[K_SUMMARY] = xmemdup(p, len);
 	f->ctlen[K_SUMMARY] = len;
@@ -87,7 +95,7 @@ setup(void **state)
 	struct store_msg m;
 	struct q q = { .e = { .next_attempt = 1 } };
 	uint8_t *ct;
-	char big[3000];
+	char big[3000], page[4097];
 
 	f->dir = t_tmpdir();
 	st = t_store_new(f->dir);
@@ -99,6 +107,10 @@ setup(void **state)
 	big[sizeof big - 1] = '\0';
 	m = t_append(st, &f->active, t_mbox_id(st, f->active.id, "INBOX"), big, 0);
 	f->blob = m.blob_id;
+	memset(page, 'p', sizeof page);
+	page[sizeof page - 1] = '\0';
+	f->split = t_append(st, &f->active, t_mbox_id(st, f->active.id, "INBOX"), page,
+	    0).blob_id;
 	store_queue_seal(st, "RCPT TO:<x@example.com>", 23, &ct, &q.e.len);
 	q.e.data = ct;
 	CHECK_RC(store_write_wait(st, q_op, &q), STORE_OK);
@@ -165,7 +177,7 @@ tampered(struct tamper_fx *f, enum kind k)
 
 /* The message's content key, opened with the account key. */
 static int
-content_key(struct store *st, struct tamper_fx *f, uint8_t key[SEC_KEY_BYTES])
+content_key(struct store *st, struct tamper_fx *f, uint64_t blob, uint8_t key[SEC_KEY_BYTES])
 {
 	uint8_t sealed[STORE_SEALED_KEY_BYTES];
 	struct store_txn *t;
@@ -173,7 +185,7 @@ content_key(struct store *st, struct tamper_fx *f, uint8_t key[SEC_KEY_BYTES])
 	int r;
 
 	CHECK((t = store_read_begin(st, &rc)) != NULL);
-	CHECK_RC(store_key_get(t, f->blob, f->active.id, sealed), STORE_OK);
+	CHECK_RC(store_key_get(t, blob, f->active.id, sealed), STORE_OK);
 	r = sec_open_key(sealed, sizeof sealed, f->sk, key);
 	store_read_end(&t);
 	return r;
@@ -195,11 +207,11 @@ test_untampered_reads(void **state)
 	store_close(&st);
 }
 
+/* The blob no longer decrypts, whole or by range, and yields nothing. */
 static void
-test_flipped_blob(void **state)
+blob_fails(struct tamper_fx *f, enum kind k, uint64_t blob)
 {
-	struct tamper_fx *f = *state;
-	struct store *st = tampered(f, K_BLOB);
+	struct store *st = tampered(f, k);
 	struct sec_buf pt = { NULL, 0, 0 };
 	uint8_t key[SEC_KEY_BYTES];
 	const uint8_t *ct;
@@ -207,9 +219,9 @@ test_flipped_blob(void **state)
 	enum store_rc rc;
 	size_t len;
 
-	CHECK(content_key(st, f, key) == 0);
+	CHECK(content_key(st, f, blob, key) == 0);
 	CHECK((t = store_read_begin(st, &rc)) != NULL);
-	CHECK_RC(store_blob_get(t, f->blob, &ct, &len), STORE_OK);
+	CHECK_RC(store_blob_get(t, blob, &ct, &len), STORE_OK);
 	CHECK(sec_decrypt(key, ct, len, &pt) != 0);
 	CHECK(pt.len == 0);
 	CHECK(sec_decrypt_range(key, ct, len, 0, len, &pt) != 0 && pt.len == 0);
@@ -217,6 +229,30 @@ test_flipped_blob(void **state)
 	sec_buf_wipe(&pt);	/* a failed decrypt appends nothing, but may reserve */
 	sec_wipe(key, sizeof key);
 	store_close(&st);
+}
+
+static void
+test_flipped_blob(void **state)
+{
+	struct tamper_fx *f = *state;
+
+	blob_fails(f, K_BLOB, f->blob);
+}
+
+static void
+test_flipped_split_blob_head(void **state)
+{
+	struct tamper_fx *f = *state;
+
+	blob_fails(f, K_HEAD, f->split);
+}
+
+static void
+test_flipped_split_blob_tail(void **state)
+{
+	struct tamper_fx *f = *state;
+
+	blob_fails(f, K_TAIL, f->split);
 }
 
 static void
@@ -240,7 +276,7 @@ test_flipped_sealed_key(void **state)
 	struct store *st = tampered(f, K_SEALED);
 	uint8_t key[SEC_KEY_BYTES], zero[SEC_KEY_BYTES] = { 0 };
 
-	CHECK(content_key(st, f, key) != 0);
+	CHECK(content_key(st, f, f->blob, key) != 0);
 	CHECK(memcmp(key, zero, sizeof key) == 0);
 	store_close(&st);
 }
@@ -298,6 +334,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_untampered_reads),
 		cmocka_unit_test(test_flipped_blob),
+		cmocka_unit_test(test_flipped_split_blob_head),
+		cmocka_unit_test(test_flipped_split_blob_tail),
 		cmocka_unit_test(test_flipped_summary),
 		cmocka_unit_test(test_flipped_sealed_key),
 		cmocka_unit_test(test_flipped_password_wrap),
