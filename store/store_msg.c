@@ -110,6 +110,13 @@ blob_tail_key(uint8_t k[9], const uint8_t id[8])
 	k[8] = 1;
 }
 
+static enum store_rc
+blob_tail_get(struct store_txn *t, const uint8_t id[8], uint8_t k[9], MDB_val *v)
+{
+	blob_tail_key(k, id);
+	return store_db_get(t, STORE_DB_BLOBS, k, 9, v);
+}
+
 /* Bytes of a blob of total value bytes that go under (id, 1), or 0. */
 static size_t
 blob_tail_len(const struct store *st, size_t total)
@@ -130,8 +137,7 @@ blob_tail_release(struct store_txn *t, const uint8_t id[8], uint64_t *bytes)
 	enum store_rc rc;
 	MDB_val v;
 
-	blob_tail_key(k, id);
-	if ((rc = store_db_get(t, STORE_DB_BLOBS, k, sizeof k, &v)) != STORE_OK)
+	if ((rc = blob_tail_get(t, id, k, &v)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	*bytes += v.mv_size;
 	rc = store_db_del(t, STORE_DB_BLOBS, k, sizeof k);
@@ -273,8 +279,7 @@ blob_join(struct store_txn *t, const uint8_t k[8], const MDB_val *head, const ui
 	enum store_rc rc;
 	MDB_val tail;
 
-	blob_tail_key(tk, k);
-	if ((rc = store_db_get(t, STORE_DB_BLOBS, tk, sizeof tk, &tail)) != STORE_OK)
+	if ((rc = blob_tail_get(t, k, tk, &tail)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
 	if (t->scratch_cap < hlen + tail.mv_size) {
 		t->scratch_cap = hlen + tail.mv_size;
