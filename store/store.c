@@ -112,7 +112,6 @@ env_open(struct store *st, const char *env_dir, uint64_t map_size, char **err_ou
 	 * of bodies around them into every daemon's RSS. */
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (st->read_only ? MDB_RDONLY : 0);
 	MDB_envinfo info;
-	MDB_stat es;
 	int rc, dead;
 
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
@@ -132,7 +131,6 @@ env_open(struct store *st, const char *env_dir, uint64_t map_size, char **err_ou
 		log_info("store", "event=stale_readers cleared=%d", dead);
 	if (mdb_env_info(st->env, &info) == 0)
 		st->map_size = info.me_mapsize;
-	st->page_size = mdb_env_stat(st->env, &es) == 0 ? es.ms_psize : 4096;
 	return 0;
 }
 

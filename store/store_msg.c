@@ -124,9 +124,9 @@ blob_tail_len(const struct store *st, size_t total)
 	size_t last;
 
 	/* Up to a page, the value is inline or fills its one page anyway. */
-	if (total > BLOB_SPLIT_MAX || total + LMDB_PAGE_HDR <= st->page_size)
+	if (total > BLOB_SPLIT_MAX || total + LMDB_PAGE_HDR <= st->wal.psize)
 		return 0;
-	last = (total + LMDB_PAGE_HDR) % st->page_size;
+	last = (total + LMDB_PAGE_HDR) % st->wal.psize;
 	return last <= BLOB_TAIL_MAX ? last : 0;
 }
 

@@ -102,7 +102,7 @@ struct store_wal {
 	bool			 have_ckpt;
 	int			 lock_fd, ckpt_fd, data_fd, seg_fd[2];
 	uint64_t		 seg_len[2];	/* bytes the segment file is known to have */
-	size_t			 psize;
+	size_t			 psize;		/* LMDB's page size (blobs use it too) */
 	uint64_t		 switch_at, ckpt_bytes;
 	struct store_walpos	 start;		/* replay start of wal.ckpt at open */
 	_Atomic uint64_t	 dirty;		/* log bytes since the last checkpoint */
@@ -122,7 +122,6 @@ struct store {
 	bool			 read_only;
 	uint64_t		 max_size;
 	_Atomic uint64_t	 map_size;	/* changed only under the exclusive map lock */
-	size_t			 page_size;	/* LMDB's */
 	uint8_t			*index_key;	/* sec_alloc(SEC_KEY_BYTES) */
 	uint8_t			*queue_key;	/* sec_alloc(SEC_KEY_BYTES) */
 	uint8_t			 recovery_pk[SEC_KEY_BYTES];

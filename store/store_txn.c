@@ -222,6 +222,16 @@ store_db_get(struct store_txn *t, enum store_db db, const void *k, size_t klen, 
 	return store_mdb_rc(t, mdb_get(t->txn, t->st->dbi[db], &key, v), "get");
 }
 
+/* Each put or delete is logged before LMDB sees it; one LMDB refused
+ * leaves no entry behind (mark: the record's length before it). */
+static enum store_rc
+wal_undo_if_failed(struct store_txn *t, size_t mark, enum store_rc rc)
+{
+	if (rc != STORE_OK && t->wal != NULL)
+		t->wal->len = mark;
+	return rc;
+}
+
 enum store_rc
 store_db_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
     const void *v, size_t vlen)
@@ -237,9 +247,7 @@ store_db_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
 	if (t->wal != NULL)
 		store_walbuf_put(t->wal, db, k, klen, v, vlen);
 	rc = store_mdb_rc(t, mdb_put(t->txn, t->st->dbi[db], &key, &val, 0), "put");
-	if (rc != STORE_OK && t->wal != NULL)
-		t->wal->len = mark;
-	return rc;
+	return wal_undo_if_failed(t, mark, rc);
 }
 
 enum store_rc
@@ -262,9 +270,7 @@ store_db_reserve(struct store_txn *t, enum store_db db, const void *k, size_t kl
 		*p_out = val.mv_data;
 	if (t->wal != NULL && rc == STORE_OK)
 		t->wal->rsv = val.mv_data;	/* copied once the op has filled it */
-	else if (t->wal != NULL)
-		t->wal->len = mark;
-	return rc;
+	return wal_undo_if_failed(t, mark, rc);
 }
 
 enum store_rc
@@ -279,9 +285,7 @@ store_db_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
 	if (t->wal != NULL)
 		store_walbuf_del(t->wal, db, k, klen);
 	rc = store_mdb_rc(t, mdb_del(t->txn, t->st->dbi[db], &key, NULL), "del");
-	if (rc != STORE_OK && t->wal != NULL)
-		t->wal->len = mark;
-	return rc;
+	return wal_undo_if_failed(t, mark, rc);
 }
 
 enum store_rc

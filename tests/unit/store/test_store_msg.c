@@ -595,7 +595,6 @@ test_four_kib_messages_take_one_page(void **state)
 	uint64_t before, inbox = t_mbox_id(st, acct.id, "INBOX");
 	size_t i;
 
-	(void)m;
 	for (i = 0; i < 64; i++) {
 		t_seal(&s[i], acct.pk, text, 4096, "summary", 7);
 		a[i] = (struct t_append){ .s = &s[i], .account_id = acct.id, .mailbox_id = inbox };
@@ -658,7 +657,6 @@ test_blobs_across_page_boundaries(void **state)
 	CHECK(stats.blobs == 0 && stats.messages == 0 && stats.bytes == 0);
 	store_read_end(&t);
 	sec_sk_unref(&key);
-	(void)m;
 }
 
 static enum store_rc
