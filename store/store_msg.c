@@ -206,7 +206,7 @@ blob_write(struct store_txn *t, const uint8_t k[8], const struct store_blob *b)
 	uint8_t tk[9], *p;
 	enum store_rc rc;
 
-	if ((rc = store_db_reserve(t, STORE_DB_BLOBS, k, 8, total - tail, &p)) != STORE_OK)
+	if ((rc = store_db_reserve_last(t, STORE_DB_BLOBS, k, 8, total - tail, &p)) != STORE_OK)
 		return rc;
 	p[0] = tail > 0 ? BLOB_SPLIT : BLOB_WHOLE;
 	store_be64_put(p + 1, b->size);
@@ -214,7 +214,7 @@ blob_write(struct store_txn *t, const uint8_t k[8], const struct store_blob *b)
 	if (tail == 0)
 		return STORE_OK;
 	blob_tail_key(tk, k);
-	if ((rc = store_db_reserve(t, STORE_DB_BLOBS, tk, sizeof tk, tail, &p)) != STORE_OK)
+	if ((rc = store_db_reserve_last(t, STORE_DB_BLOBS, tk, sizeof tk, tail, &p)) != STORE_OK)
 		return rc;
 	memcpy(p, b->msg_ct + head, tail);
 	return STORE_OK;
@@ -235,7 +235,7 @@ store_blob_put(struct store_txn *t, const struct store_blob *b, uint64_t *blob_i
 		return rc;
 	store_be64_put(k, id);
 	if ((rc = blob_write(t, k, b)) != STORE_OK ||
-	    (rc = store_db_reserve(t, STORE_DB_SUMMARIES, k, sizeof k, 1 + b->sum_ct_len,
+	    (rc = store_db_reserve_last(t, STORE_DB_SUMMARIES, k, sizeof k, 1 + b->sum_ct_len,
 	    &p)) != STORE_OK)
 		return rc;
 	p[0] = STORE_FORMAT_VERSION;

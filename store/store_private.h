@@ -176,6 +176,10 @@ enum store_rc store_db_put(struct store_txn *t, enum store_db db, const void *k,
 /* Reserve vlen bytes for the value and return where to write them. */
 enum store_rc store_db_reserve(struct store_txn *t, enum store_db db, const void *k,
     size_t klen, size_t vlen, uint8_t **p_out);
+/* The same for a key expected to sort after every key in db (a fresh id):
+ * pages fill up. Any other key still goes in, as by store_db_reserve. */
+enum store_rc store_db_reserve_last(struct store_txn *t, enum store_db db, const void *k,
+    size_t klen, size_t vlen, uint8_t **p_out);
 enum store_rc store_db_del(struct store_txn *t, enum store_db db, const void *k, size_t klen);
 enum store_rc store_cursor_open(struct store_txn *t, enum store_db db, MDB_cursor **c_out);
 /* Value of a meta counter, then store it incremented by one. */
