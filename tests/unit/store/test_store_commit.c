@@ -1,6 +1,7 @@
 /*
  * test_store_commit.c: the writer: group commit (16 threads share
- * commits; writes that arrive while a batch runs join it), lazy writes (wait for company, never past 250 ms, never
+ * commits; writes that arrive while a batch runs join it; an op that fails
+ * in a batch leaves nothing behind, the others commit), lazy writes (wait for company, never past 250 ms, never
  * delaying an urgent write, flushed at close), a full map (temporary failure, earlier data intact, never a
  * crash), a map that grows (also under a live reader), and a map grown by
  * another process (MDB_MAP_RESIZED).
@@ -190,6 +191,127 @@ test_latecomers_join_a_running_batch(void **state)
 	CHECK(t_mbox(fx->st, g.ap.mailbox_id).messages == 9);
 	sem_destroy(&g.running);
 	sem_destroy(&g.go);
+	t_sealed_free(&s);
+}
+
+/* ---- failed ops ---- */
+
+/* Ops that count their runs: an append that then fails (it wrote, so
+ * its write must be undone), one that fails before writing, and a gate
+ * that holds the batch open the first time it runs. */
+struct mixed {
+	struct t_append	 ap;
+	sem_t		 running, go;
+	int		 gate_runs, half_runs, early_runs;
+	enum store_rc	 half_rc, early_rc;
+};
+
+static enum store_rc
+mixed_gate_op(struct store_txn *t, void *arg)
+{
+	struct mixed *x = arg;
+
+	if (x->gate_runs++ == 0) {
+		sem_post(&x->running);
+		while (sem_wait(&x->go) != 0)
+			;
+	}
+	return t_append_op(t, &x->ap);
+}
+
+static enum store_rc
+half_op(struct store_txn *t, void *arg)
+{
+	struct mixed *x = arg;
+
+	x->half_runs++;
+	CHECK_RC(t_append_op(t, &x->ap), STORE_OK);
+	return STORE_LIMIT;
+}
+
+static enum store_rc
+early_op(struct store_txn *t, void *arg)
+{
+	struct mixed *x = arg;
+
+	(void)t;
+	x->early_runs++;
+	return STORE_NOTFOUND;
+}
+
+static void
+half_done(void *arg, enum store_rc rc)
+{
+	((struct mixed *)arg)->half_rc = rc;
+}
+
+static void
+early_done(void *arg, enum store_rc rc)
+{
+	((struct mixed *)arg)->early_rc = rc;
+}
+
+/*
+ * Ops share one transaction, not one nested transaction each. A failed
+ * op must still leave nothing behind: one that fails before writing just
+ * fails; one that fails after writing has the batch run again with each op
+ * nested. Either way the appends around it in the same commit stay.
+ */
+static void
+test_failed_op_in_a_batch_leaves_nothing(void **state)
+{
+	struct t_fx *fx = *state;
+	struct counter c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct store_account a = t_invite(fx->st, "mixed@example.org", NULL);
+	struct t_append late[4];
+	struct t_sealed s;
+	struct gate g;
+	struct mixed x = { .half_rc = STORE_OK, .early_rc = STORE_OK };
+	int i;
+
+	t_seal(&s, a.pk, "mixed batch", 11, "sum", 3);
+	x.ap = g.ap = (struct t_append){ .s = &s, .account_id = a.id,
+	    .mailbox_id = t_mbox_id(fx->st, a.id, "INBOX") };
+	for (i = 0; i < 4; i++)
+		late[i] = g.ap;
+	sem_init(&g.running, 0, 0);
+	sem_init(&g.go, 0, 0);
+	sem_init(&x.running, 0, 0);
+	sem_init(&x.go, 0, 0);
+	store_set_change_hook(fx->st, count_hook, &c);
+	gate_batch(fx->st, &c, &g, late, 4);	/* the writer expects groups of four */
+	CHECK(t_mbox(fx->st, x.ap.mailbox_id).messages == 5);
+
+	pthread_mutex_lock(&c.mu);
+	c.commits = c.ops = c.max_ops = 0;
+	pthread_mutex_unlock(&c.mu);
+	store_write(fx->st, mixed_gate_op, NULL, &x);
+	while (sem_wait(&x.running) != 0)
+		;
+	store_write(fx->st, t_append_op, NULL, &late[0]);
+	store_write(fx->st, early_op, early_done, &x);
+	store_write(fx->st, half_op, half_done, &x);
+	store_write(fx->st, t_append_op, NULL, &late[1]);
+	sem_post(&x.go);
+	CHECK(wait_ops(&c, 5) >= 5);
+	t_barrier(fx->st);
+	store_set_change_hook(fx->st, NULL, NULL);
+
+	CHECK(x.half_rc == STORE_LIMIT && x.early_rc == STORE_NOTFOUND);
+	/* The gate and the two appends; the failed op's append is gone. */
+	CHECK(t_mbox(fx->st, x.ap.mailbox_id).messages == 8);
+	CHECK(t_mbox(fx->st, x.ap.mailbox_id).uidnext == 9);
+	pthread_mutex_lock(&c.mu);
+	print_message("# mixed batch: largest commit %u ops; half op ran %d times, "
+	    "early op %d\n", c.max_ops, x.half_runs, x.early_runs);
+	CHECK(c.max_ops == 5);
+	pthread_mutex_unlock(&c.mu);
+	/* Flat, then nested (it wrote before failing); the rest ran again too. */
+	CHECK(x.half_runs == 2 && x.gate_runs == 2 && x.early_runs == 2);
+	sem_destroy(&g.running);
+	sem_destroy(&g.go);
+	sem_destroy(&x.running);
+	sem_destroy(&x.go);
 	t_sealed_free(&s);
 }
 
@@ -438,6 +560,7 @@ main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, t_fx_setup, t_fx_teardown)
 		T(test_group_commit),
 		T(test_latecomers_join_a_running_batch),
+		T(test_failed_op_in_a_batch_leaves_nothing),
 		T(test_lazy_writes_share_commits),
 		T(test_map_full_is_tempfail),
 		T(test_map_grows_under_reader),
