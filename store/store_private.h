@@ -86,6 +86,8 @@ struct store_walbuf {
 	size_t		 len, cap;
 	uint8_t		*rsv;		/* a reserved value the op is still filling */
 	size_t		 rsv_off, rsv_len;
+	uint32_t	 crc;		/* CRC-32 of the entries before crc_at */
+	size_t		 crc_at;
 };
 
 struct store_walpos {
@@ -218,7 +220,10 @@ void store_walbuf_del(struct store_walbuf *b, enum store_db db, const void *k, s
 uint32_t store_wal_crc(uint32_t crc, const void *p, size_t n);
 void store_wal_head_fill(uint8_t *h, const struct store_walpos *pos, uint64_t txnid,
     size_t len);
-void store_wal_head_seal(uint8_t *rec, size_t len);
+/* Checksum the entries recorded so far (settled: no reserve pending), so
+ * that the commit has only the rest to do. */
+void store_walbuf_checksum(struct store_walbuf *b);
+void store_wal_head_seal(struct store_walbuf *b);
 typedef int store_wal_entry_fn(void *arg, bool del, enum store_db db, const uint8_t *k,
     size_t klen, const uint8_t *v, size_t vlen);
 int store_wal_check(uint8_t *rec, size_t len);

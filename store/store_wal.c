@@ -213,7 +213,7 @@ store_wal_commit(struct store *st, MDB_txn *txn, struct store_walbuf *b)
 	if ((rc = pos_put(st, txn, &next)) != 0)
 		goto abort;
 	store_wal_head_fill(b->p, &pos, mdb_txn_id(txn), len - STORE_WAL_HEAD);
-	store_wal_head_seal(b->p, len);
+	store_wal_head_seal(b);
 	errno = 0;
 	if (seg_fill(w, pos.seg, next.off) != 0 ||
 	    pwrite_all(w->seg_fd[pos.seg], b->p, len, (off_t)pos.off) != 0 ||

@@ -257,6 +257,7 @@ op_run_flat(struct store *st, MDB_txn *txn, struct store_wop *w, struct batch *b
 	}
 	if (w->rc == STORE_OK) {
 		store_walbuf_settle(&b->wal);
+		store_walbuf_checksum(&b->wal);
 		*bytes += t.bytes;
 		return 0;
 	}
@@ -299,6 +300,7 @@ op_run_nested(struct store *st, MDB_txn *parent, struct store_wop *w, struct bat
 		b->accts.n = na;
 		b->wal.len = logged;
 	} else {
+		store_walbuf_checksum(&b->wal);
 		*bytes += t.bytes;
 	}
 	return op_full(t.mdb_err) ? t.mdb_err : 0;

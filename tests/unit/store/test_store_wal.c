@@ -10,12 +10,12 @@
  * (test_store_powerloss.c loses random pages instead, round after round.)
  */
 #include "store_test.h"
+#include "store/store_private.h"
 
 #include <signal.h>
 #include <sys/wait.h>
 
 #define NMSG		30
-#define STORE_TEST_WAL_HEAD 32		/* store_private.h: STORE_WAL_HEAD */
 #define BIG		(1ull << 40)	/* no checkpoint but the one at open */
 
 struct wal_fx {
@@ -155,8 +155,8 @@ last_record(const uint8_t *log, size_t len, size_t *rec_len)
 {
 	size_t at = 0, last = SIZE_MAX, n;
 
-	while (at + STORE_TEST_WAL_HEAD <= len && memcmp(log + at, "SGWR", 4) == 0) {
-		n = STORE_TEST_WAL_HEAD + ((size_t)log[at + 20] << 24 |
+	while (at + STORE_WAL_HEAD <= len && memcmp(log + at, "SGWR", 4) == 0) {
+		n = STORE_WAL_HEAD + ((size_t)log[at + 20] << 24 |
 		    (size_t)log[at + 21] << 16 | (size_t)log[at + 22] << 8 | log[at + 23]);
 		last = at;
 		*rec_len = n;
@@ -341,6 +341,47 @@ test_log_alternates_between_files(void **state)
 	store_close(&st);
 }
 
+/*
+ * The writer checksums a record op by op (store_walbuf_checksum) and the
+ * commit finishes it: that must equal the CRC of the whole record, also
+ * after entries were dropped behind or before the point checksummed.
+ */
+static void
+test_record_checksummed_in_steps(void **state)
+{
+	struct store_walbuf b = { 0 };
+	struct store_walpos pos = { .off = 0, .gen = 3, .seg = 1 };
+	uint8_t v[3000], *rsv;
+	size_t mark;
+
+	(void)state;
+	memset(v, 0x5a, sizeof v);
+	store_walbuf_reset(&b);
+	store_walbuf_put(&b, STORE_DB_META, "a", 1, v, 100);
+	store_walbuf_checksum(&b);
+	store_walbuf_reserve(&b, STORE_DB_BLOBS, "bb", 2, sizeof v);
+	rsv = xmalloc(sizeof v);
+	memset(rsv, 0xa5, sizeof v);
+	b.rsv = rsv;
+	store_walbuf_checksum(&b);	/* not yet: the value is still being filled */
+	store_walbuf_settle(&b);
+	store_walbuf_checksum(&b);
+	mark = b.len;
+	store_walbuf_put(&b, STORE_DB_KEYS, "c", 1, v, 10);
+	b.len = mark;			/* a failed op's entry dropped */
+	store_walbuf_del(&b, STORE_DB_KEYS, "d", 1);
+	store_walbuf_checksum(&b);
+	b.len = STORE_WAL_HEAD + 20;	/* dropped behind the checksummed part */
+	store_walbuf_put(&b, STORE_DB_MESSAGES, "e", 1, v, 2000);
+	store_wal_head_fill(b.p, &pos, 42, b.len - STORE_WAL_HEAD);
+	store_wal_head_seal(&b);
+	CHECK(store_wal_check(b.p, b.len) == 0);
+	b.p[b.len - 1] ^= 1;
+	CHECK(store_wal_check(b.p, b.len) != 0);
+	free(rsv);
+	store_walbuf_free(&b);
+}
+
 static int
 setup(void **state)
 {
@@ -372,6 +413,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_checksummed_in_steps),
 		cmocka_unit_test_setup_teardown(test_log_replays_what_data_file_lost,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_record_is_not_replayed,
