@@ -131,11 +131,12 @@ struct store_txn *store_read_begin(struct store *st, enum store_rc *rc_out);
 void store_read_end(struct store_txn **t);
 
 /*
- * A write operation runs on the writer thread inside a nested transaction
- * of the group's commit: STORE_OK keeps its changes, anything else undoes
- * them (other operations in the group are unaffected). It may be run again
- * if the batch is retried after the map grew, so it must only write through
- * t and fill in its own output fields. It must be quick: no KDF, no large
+ * A write operation runs on the writer thread inside the group's commit:
+ * STORE_OK keeps its changes, anything else undoes them (other operations
+ * in the group are unaffected). It may be run again, when the batch is
+ * retried after the map grew or after an op of the group failed having
+ * written, so it must only write through t and fill in its own output
+ * fields (starting them afresh). It must be quick: no KDF, no large
  * crypto (prepare those on a worker first).
  */
 typedef enum store_rc store_op_fn(struct store_txn *t, void *arg);
