@@ -100,8 +100,6 @@ key_ref(struct store_txn *t, uint64_t blob_id, uint64_t account_id)
 	return key_save(t, blob_id, account_id, refs + 1, sealed);
 }
 
-/* Drop the blob and its summary when no key is left for it. */
-
 /* The tail's key: the blob's id and a part number. */
 static void
 blob_tail_key(uint8_t k[9], const uint8_t id[8])
@@ -144,6 +142,7 @@ blob_tail_release(struct store_txn *t, const uint8_t id[8], uint64_t *bytes)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+/* Drop the blob, its tail and its summary when no key is left for it. */
 static enum store_rc
 blob_release(struct store_txn *t, uint64_t blob_id)
 {

@@ -230,71 +230,54 @@ op_full(int mdb_err)
 	return mdb_err == MDB_MAP_FULL || mdb_err == MDB_TXN_FULL;
 }
 
-/*
- * One op straight in the batch's transaction. A nested transaction gets
- * a dirty page list of its own from LMDB, later merged into its parent's:
- * running without them gained about 6 % in bench/store's 16 x 4 KiB row.
- * Returns an LMDB code that needs the whole batch redone, OP_UNDO, or 0.
- */
-static int
-op_run_flat(struct store *st, MDB_txn *txn, struct store_wop *w, struct batch *b,
-    uint64_t *bytes)
+/* A nested op's end: its changes go into the parent, or go. */
+static void
+op_nested_end(struct store_txn *t, struct store_wop *w)
 {
-	struct store_txn t = { .st = st, .now = sg_now(), .write = true, .txn = txn,
-	    .mboxes = &b->mboxes, .accts = &b->accts, .wal = &b->wal };
-	size_t nm = b->mboxes.n, na = b->accts.n, logged = b->wal.len;
-
-	w->rc = w->op(&t, w->arg);
-	free(t.scratch);
-	if (op_full(t.mdb_err)) {
-		b->wal.rsv = NULL;
-		return t.mdb_err;
-	}
-	/* An LMDB error may have left the transaction unable to commit. */
-	if (t.mdb_err != 0 || (w->rc != STORE_OK && b->wal.len != logged)) {
-		b->wal.rsv = NULL;
-		return OP_UNDO;
-	}
-	if (w->rc == STORE_OK) {
-		store_walbuf_settle(&b->wal);
-		store_walbuf_checksum(&b->wal);
-		*bytes += t.bytes;
-		return 0;
-	}
-	b->mboxes.n = nm;	/* it wrote nothing: nothing to undo */
-	b->accts.n = na;
-	return 0;
-}
-
-/* One op in a nested transaction. Returns the LMDB error that needs the
- * whole batch redone (map or transaction full), else 0. */
-static int
-op_run_nested(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
-    uint64_t *bytes)
-{
-	struct store_txn t = { .st = st, .now = sg_now(), .write = true,
-	    .mboxes = &b->mboxes, .accts = &b->accts, .wal = &b->wal };
-	size_t nm = b->mboxes.n, na = b->accts.n, logged = b->wal.len;
 	int mrc;
 
-	if ((mrc = mdb_txn_begin(st->env, parent, 0, &t.txn)) != 0) {
+	if (w->rc != STORE_OK)
+		mdb_txn_abort(t->txn);
+	else if ((mrc = mdb_txn_commit(t->txn)) != 0)
+		w->rc = store_mdb_rc(t, mrc, "commit_nested");
+}
+
+/*
+ * One op. Straight in the batch's transaction at first: a nested
+ * transaction gets a dirty page list of its own from LMDB, later merged
+ * into its parent's, and running without them gained about 6 % in
+ * bench/store's 16 x 4 KiB row. An op that fails having written (or that
+ * hit an LMDB error, which may leave the transaction unable to commit)
+ * cannot be undone there: OP_UNDO has the batch run again nested, where
+ * each op's changes go with it. Returns an LMDB code that needs the whole
+ * batch redone, OP_UNDO, or 0.
+ */
+static int
+op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
+    uint64_t *bytes)
+{
+	struct store_txn t = { .st = st, .now = sg_now(), .write = true, .txn = parent,
+	    .mboxes = &b->mboxes, .accts = &b->accts, .wal = &b->wal };
+	size_t nm = b->mboxes.n, na = b->accts.n, logged = b->wal.len;
+	bool undo;
+	int mrc;
+
+	if (b->nested && (mrc = mdb_txn_begin(st->env, parent, 0, &t.txn)) != 0) {
 		w->rc = store_mdb_rc(&t, mrc, "begin_nested");
 		return op_full(mrc) ? mrc : 0;
 	}
 	w->rc = w->op(&t, w->arg);
 	free(t.scratch);
-	if (op_full(t.mdb_err)) {
-		mdb_txn_abort(t.txn);
+	undo = !b->nested && (t.mdb_err != 0 || (w->rc != STORE_OK && b->wal.len != logged));
+	if (op_full(t.mdb_err) || undo) {
+		if (b->nested)
+			mdb_txn_abort(t.txn);
 		b->wal.rsv = NULL;
-		return t.mdb_err;
+		return op_full(t.mdb_err) ? t.mdb_err : OP_UNDO;
 	}
 	store_walbuf_settle(&b->wal);
-	if (w->rc == STORE_OK) {
-		if ((mrc = mdb_txn_commit(t.txn)) != 0)
-			w->rc = store_mdb_rc(&t, mrc, "commit_nested");
-	} else {
-		mdb_txn_abort(t.txn);
-	}
+	if (b->nested)
+		op_nested_end(&t, w);
 	if (w->rc != STORE_OK) {
 		b->mboxes.n = nm;	/* a failed op changed nothing */
 		b->accts.n = na;
@@ -334,9 +317,7 @@ batch_try(struct store *st, struct batch *b, long *full_op)
 			b->ops[i]->rc = STORE_TEMPFAIL;
 			continue;
 		}
-		mrc = b->nested ? op_run_nested(st, parent, b->ops[i], b, &bytes) :
-		    op_run_flat(st, parent, b->ops[i], b, &bytes);
-		if (mrc != 0) {
+		if ((mrc = op_run(st, parent, b->ops[i], b, &bytes)) != 0) {
 			mdb_txn_abort(parent);
 			store_maplock_rd_end(&st->maplock);
 			*full_op = (long)i;

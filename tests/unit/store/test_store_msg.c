@@ -620,7 +620,7 @@ test_four_kib_messages_take_one_page(void **state)
 /*
  * Summaries of a kilobyte fill their pages: LMDB splits a full page in
  * the middle, which left two of them to a page; new ids are appended
- * (split at the new key), three to a page. 96 in four commits.
+ * (split at the new key), three to a page. 96 in one commit.
  */
 static void
 test_summaries_fill_their_pages(void **state)

@@ -1,9 +1,10 @@
 /*
  * test_store_tamper.c: one flipped bit in each kind of stored ciphertext
  * (message blob, either part of a blob kept in two, summary, sealed
- * content key, password wrap, token wrap, queue payload), made directly in data.mdb while the store is closed,
- * must make opening it fail, and never yield other plaintext. LMDB has no
- * checksums of its own: the ciphertexts' tags are the only defence.
+ * content key, password wrap, token wrap, queue payload), made directly
+ * in data.mdb while the store is closed, must make opening it fail, and
+ * never yield other plaintext. LMDB has no checksums of its own: the
+ * ciphertexts' tags are the only defence.
  */
 #include "store_test.h"
 #include "store/store_private.h"
