@@ -223,6 +223,8 @@ void store_wal_head_fill(uint8_t *h, const struct store_walpos *pos, uint64_t tx
 /* Checksum the entries recorded so far (settled: no reserve pending), so
  * that the commit has only the rest to do. */
 void store_walbuf_checksum(struct store_walbuf *b);
+/* Drop the entries after len (an op undone). */
+void store_walbuf_truncate(struct store_walbuf *b, size_t len);
 void store_wal_head_seal(struct store_walbuf *b);
 typedef int store_wal_entry_fn(void *arg, bool del, enum store_db db, const uint8_t *k,
     size_t klen, const uint8_t *v, size_t vlen);

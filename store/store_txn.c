@@ -228,7 +228,7 @@ static enum store_rc
 wal_undo_if_failed(struct store_txn *t, size_t mark, enum store_rc rc)
 {
 	if (rc != STORE_OK && t->wal != NULL)
-		t->wal->len = mark;
+		store_walbuf_truncate(t->wal, mark);
 	return rc;
 }
 

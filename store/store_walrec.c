@@ -140,12 +140,20 @@ store_walbuf_checksum(struct store_walbuf *b)
 {
 	if (b->rsv != NULL)
 		return;
-	if (b->crc_at > b->len) {	/* entries were dropped: start again */
+	b->crc = store_wal_crc(b->crc, b->p + b->crc_at, b->len - b->crc_at);
+	b->crc_at = b->len;
+}
+
+/* A CRC cannot take bytes back out: dropping checksummed entries starts
+ * the checksum again (rare: an op checksummed is one that succeeded). */
+void
+store_walbuf_truncate(struct store_walbuf *b, size_t len)
+{
+	b->len = len;
+	if (b->crc_at > len) {
 		b->crc = 0;
 		b->crc_at = STORE_WAL_HEAD;
 	}
-	b->crc = store_wal_crc(b->crc, b->p + b->crc_at, b->len - b->crc_at);
-	b->crc_at = b->len;
 }
 
 /* The header's crc covers the header (crc field zero) and the entries. */

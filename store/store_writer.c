@@ -281,7 +281,7 @@ op_run(struct store *st, MDB_txn *parent, struct store_wop *w, struct batch *b,
 	if (w->rc != STORE_OK) {
 		b->mboxes.n = nm;	/* a failed op changed nothing */
 		b->accts.n = na;
-		b->wal.len = logged;
+		store_walbuf_truncate(&b->wal, logged);
 	} else {
 		store_walbuf_checksum(&b->wal);
 		*bytes += t.bytes;

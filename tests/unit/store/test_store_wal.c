@@ -368,10 +368,10 @@ test_record_checksummed_in_steps(void **state)
 	store_walbuf_checksum(&b);
 	mark = b.len;
 	store_walbuf_put(&b, STORE_DB_KEYS, "c", 1, v, 10);
-	b.len = mark;			/* a failed op's entry dropped */
+	store_walbuf_truncate(&b, mark);	/* a failed op's entry dropped */
 	store_walbuf_del(&b, STORE_DB_KEYS, "d", 1);
 	store_walbuf_checksum(&b);
-	b.len = STORE_WAL_HEAD + 20;	/* dropped behind the checksummed part */
+	store_walbuf_truncate(&b, STORE_WAL_HEAD + 20);	/* behind the checksummed part */
 	store_walbuf_put(&b, STORE_DB_MESSAGES, "e", 1, v, 2000);
 	store_wal_head_fill(b.p, &pos, 42, b.len - STORE_WAL_HEAD);
 	store_wal_head_seal(&b);
@@ -379,6 +379,33 @@ test_record_checksummed_in_steps(void **state)
 	b.p[b.len - 1] ^= 1;
 	CHECK(store_wal_check(b.p, b.len) != 0);
 	free(rsv);
+	store_walbuf_free(&b);
+}
+
+/*
+ * Entries dropped behind the checksummed point and then outgrown by new
+ * ones: the checksum must start again, not carry the dropped bytes.
+ */
+static void
+test_record_checksum_after_drop_and_regrowth(void **state)
+{
+	struct store_walbuf b = { 0 };
+	struct store_walpos pos = { .off = 0, .gen = 1, .seg = 0 };
+	uint8_t v[2000];
+	size_t mark;
+
+	(void)state;
+	memset(v, 0x33, sizeof v);
+	store_walbuf_reset(&b);
+	store_walbuf_put(&b, STORE_DB_META, "a", 1, v, 10);
+	mark = b.len;
+	store_walbuf_put(&b, STORE_DB_KEYS, "b", 1, v, 100);
+	store_walbuf_checksum(&b);
+	store_walbuf_truncate(&b, mark);	/* the last op undone */
+	store_walbuf_put(&b, STORE_DB_MESSAGES, "c", 1, v, sizeof v);
+	store_wal_head_fill(b.p, &pos, 9, b.len - STORE_WAL_HEAD);
+	store_wal_head_seal(&b);
+	CHECK(store_wal_check(b.p, b.len) == 0);
 	store_walbuf_free(&b);
 }
 
@@ -414,6 +441,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_checksummed_in_steps),
+		cmocka_unit_test(test_record_checksum_after_drop_and_regrowth),
 		cmocka_unit_test_setup_teardown(test_log_replays_what_data_file_lost,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_record_is_not_replayed,
