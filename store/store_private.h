@@ -108,6 +108,7 @@ struct store_wal {
 	uint64_t		 switch_at, ckpt_bytes;
 	struct store_walpos	 start;		/* replay start of wal.ckpt at open */
 	_Atomic uint64_t	 dirty;		/* log bytes since the last checkpoint */
+	bool			 written;	/* a commit gave data.mdb pages (writer) */
 	_Atomic uint32_t	 durable_gen;	/* generation the last checkpoint starts in */
 	pthread_t		 thread;
 	bool			 thread_started, stop;
@@ -239,6 +240,9 @@ int store_wal_open_ro(struct store *st, const char *env_dir, char **err_out);
 void store_wal_open_done(struct store *st);
 int store_wal_start(struct store *st, char **err_out);
 int store_wal_commit(struct store *st, MDB_txn *txn, struct store_walbuf *b);
+/* Start writing what the commits since the last call gave data.mdb
+ * (the writer, once its callers have their answers). */
+void store_wal_writeback(struct store *st);
 void store_wal_close(struct store *st);
 
 /* ---- store_codec.c ---- */

@@ -513,6 +513,7 @@ writer_main(void *arg)
 			requeue_front(st, b->ops + b->cut, b->n - b->cut);
 		if (committed)
 			batch_notify(st, b);
+		store_wal_writeback(st);
 	}
 	free(b->mboxes.v);
 	free(b->accts.v);
