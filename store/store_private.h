@@ -134,6 +134,7 @@ struct store {
 	/* The writer: queued ops, completions of waiting callers. */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 work_cv;
+	_Atomic uint32_t	 answered;	/* a futex: + 1 when waiting callers may go */
 	struct store_wop	*head, *tail;
 	size_t			 nqueued;
 	size_t			 nurgent;	/* queued ops that are not lazy */

@@ -1,6 +1,7 @@
 /*
  * test_store_commit.c: the writer: group commit (16 threads share
- * commits; writes that arrive while a batch runs join it; an op that fails
+ * commits; a waiting caller goes only once its own write committed;
+ * writes that arrive while a batch runs join it; an op that fails
  * in a batch leaves nothing behind, the others commit), lazy writes (wait for company, never past 250 ms, never
  * delaying an urgent write, flushed at close), a full map (temporary failure, earlier data intact, never a
  * crash), a map that grows (also under a live reader), and a map grown by
@@ -91,6 +92,90 @@ test_group_commit(void **state)
 	CHECK(commits < THREADS * PER_THREAD);
 	m = t_mbox(fx->st, inbox);
 	CHECK(m.messages == THREADS * PER_THREAD && m.uidnext == THREADS * PER_THREAD + 1);
+}
+
+/* ---- waiting callers ---- */
+
+#define WAITERS		12
+#define WAITS_EACH	40
+
+struct waiter {
+	struct store		*st;
+	struct store_account	 a;
+	uint64_t		 inbox;
+	int			 early, fails;
+};
+
+/*
+ * Every return from store_write_wait is checked against a fresh read
+ * transaction: the caller's own message must be there. One wake lets all
+ * of a batch's callers go, and callers of the next batch wake with them:
+ * one that took that for its own answer would find its message missing.
+ */
+static void *
+waiter(void *arg)
+{
+	struct waiter *w = arg;
+	struct t_sealed s;
+	struct t_append ap = { .s = &s, .account_id = w->a.id, .mailbox_id = w->inbox };
+	struct store_txn *t;
+	struct store_msg m;
+	enum store_rc rc;
+	int i;
+
+	t_seal(&s, w->a.pk, "waiting", 7, "sum", 3);
+	for (i = 0; i < WAITS_EACH; i++) {
+		if (store_write_wait(w->st, t_append_op, &ap) != STORE_OK) {
+			w->fails++;
+			continue;
+		}
+		if ((t = store_read_begin(w->st, &rc)) == NULL) {
+			w->fails++;
+			continue;
+		}
+		if (store_msg_get(t, w->inbox, ap.out.uid, &m) != STORE_OK)
+			w->early++;
+		store_read_end(&t);
+	}
+	t_sealed_free(&s);
+	return NULL;
+}
+
+/* A slow op now and then keeps a batch busy while the next one queues. */
+static enum store_rc
+slow_op(struct store_txn *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	return STORE_OK;
+}
+
+static void
+test_waiters_go_after_their_commit(void **state)
+{
+	struct t_fx *fx = *state;
+	struct store_account a = t_invite(fx->st, "wait@example.org", NULL);
+	uint64_t inbox = t_mbox_id(fx->st, a.id, "INBOX");
+	struct waiter w[WAITERS];
+	pthread_t th[WAITERS];
+	int i, early = 0;
+
+	for (i = 0; i < WAITERS; i++) {
+		w[i] = (struct waiter){ .st = fx->st, .a = a, .inbox = inbox };
+		CHECK(pthread_create(&th[i], NULL, waiter, &w[i]) == 0);
+	}
+	for (i = 0; i < 20; i++) {
+		store_write(fx->st, slow_op, NULL, NULL);
+		nanosleep(&(struct timespec){ 0, 3000000 }, NULL);
+	}
+	for (i = 0; i < WAITERS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(w[i].fails == 0);
+		early += w[i].early;
+	}
+	CHECK(early == 0);
+	CHECK(t_mbox(fx->st, inbox).messages == WAITERS * WAITS_EACH);
 }
 
 /* ---- latecomers ---- */
@@ -559,6 +644,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, t_fx_setup, t_fx_teardown)
 		T(test_group_commit),
+		T(test_waiters_go_after_their_commit),
 		T(test_latecomers_join_a_running_batch),
 		T(test_failed_op_in_a_batch_leaves_nothing),
 		T(test_lazy_writes_share_commits),
